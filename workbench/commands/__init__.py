@@ -1,0 +1,5 @@
+"""CLI subcommands, one module each; see :mod:`workbench.cli`."""
+
+from workbench.commands import demo, models
+
+COMMANDS = [demo, models]

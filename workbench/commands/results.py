@@ -1,0 +1,118 @@
+"""``workbench results``: list, show and export stored runs.
+
+Subcommands (each takes ``--store PATH``, default ``$WORKBENCH_STORE`` or
+``./workbench-results.sqlite``):
+
+``workbench results list [--study S]``
+    One line per stored run.
+``workbench results show RUN_ID``
+    The run's metadata as JSON, its summary table and its number of decisions.
+``workbench results export RUN_ID OUT.csv|OUT.parquet [--table summary]``
+    Write the decisions (or summary) table to a file.
+
+A run id may be shortened to any unique prefix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import pandas as pd
+
+from workbench.store import ResultStore
+
+
+def register(sub: Any) -> None:
+    """Add the ``results`` command and its subcommands to ``sub``.
+
+    Parameters
+    ----------
+    sub : argparse._SubParsersAction
+        The subparsers of the ``workbench`` parser.
+    """
+    parser = sub.add_parser(
+        "results",
+        help="list, show and export stored runs",
+        description=__doc__.splitlines()[0],
+    )
+    actions = parser.add_subparsers(dest="results_command", metavar="ACTION")
+    actions.required = True
+
+    store_help = "result store file (default: $WORKBENCH_STORE or ./workbench-results.sqlite)"
+
+    p_list = actions.add_parser("list", help="list stored runs")
+    p_list.add_argument("--study", help="only runs of this study")
+    p_list.add_argument("--store", metavar="PATH", help=store_help)
+    p_list.set_defaults(handler=list_runs)
+
+    p_show = actions.add_parser("show", help="show a run's metadata and summary")
+    p_show.add_argument("run_id", metavar="RUN_ID", help="run id or a unique prefix of it")
+    p_show.add_argument("--store", metavar="PATH", help=store_help)
+    p_show.set_defaults(handler=show_run)
+
+    p_export = actions.add_parser("export", help="write a run's decisions to CSV or Parquet")
+    p_export.add_argument("run_id", metavar="RUN_ID", help="run id or a unique prefix of it")
+    p_export.add_argument("out", metavar="OUT", help="output file ending in .csv or .parquet")
+    p_export.add_argument(
+        "--table",
+        choices=("decisions", "summary"),
+        default="decisions",
+        help="which table to write (default: decisions)",
+    )
+    p_export.add_argument("--store", metavar="PATH", help=store_help)
+    p_export.set_defaults(handler=export_run)
+
+
+def _jsonable(value: Any) -> Any:
+    """Metadata as JSON can show it: text keys, tuples as arrays."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _store(args: argparse.Namespace) -> ResultStore:
+    return ResultStore(getattr(args, "store", None))
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    """Print one line per stored run; an absent or empty store prints ``no runs in PATH``."""
+    store = _store(args)
+    runs = store.runs(study=getattr(args, "study", None))
+    if runs.empty:
+        which = f" of study '{args.study}'" if getattr(args, "study", None) else ""
+        print(f"no runs{which} in {store.path}")
+        return 0
+    runs = runs.fillna("")  # absent seed/model print blank, not None
+    print(runs.to_string(index=False))
+    return 0
+
+
+def show_run(args: argparse.Namespace) -> int:
+    """Print a run's id, metadata (pretty JSON), summary table and number of decisions."""
+    store = _store(args)
+    record = store.load(args.run_id)
+    print(f"run:       {record.run_id}")
+    print(f"study:     {record.study}")
+    print(f"created:   {record.created}")
+    print(f"decisions: {record.n_decisions}")
+    print("metadata:")
+    print(json.dumps(_jsonable(record.metadata), indent=2, default=str))
+    if record.summary is None:
+        print("summary:   none")
+    else:
+        print("summary:")
+        with pd.option_context("display.width", 120, "display.max_columns", None):
+            print(record.summary.to_string())
+    return 0
+
+
+def export_run(args: argparse.Namespace) -> int:
+    """Write a run's decisions (or summary) table to the CSV or Parquet file ``args.out``."""
+    store = _store(args)
+    out = store.export(args.run_id, args.out, table=args.table)
+    print(f"wrote {args.table} of {args.run_id} to {out}")
+    return 0

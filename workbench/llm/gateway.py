@@ -1,0 +1,545 @@
+"""The gateway: every model call of the workbench goes through here, and through litellm.
+
+:meth:`Gateway.decide` turns a batch of forced-choice requests into decisions:
+
+1. each request becomes one litellm call asking for the top logprobs of the answer token
+   (for ``local/`` models with a grammar that admits only the option labels);
+2. the calls go out concurrently, bounded by ``concurrency``; identical calls in flight are
+   sent once; rate limits, timeouts and server errors are retried with exponential backoff
+   (honouring ``Retry-After``); a cassette answers calls it has recorded;
+3. the probability of each option is read from the logprobs (renormalised over the
+   options); without logprobs the answer is parsed from the text (one-hot); an answer
+   with neither gets one repair retry, then an invalid decision;
+4. the choice is drawn, in request order, from the caller's seeded generator, so the same
+   seed and the same responses give the same decisions whatever the network timing.
+
+The gateway runs its own event loop in a background thread, so the blocking methods are
+safe in a Jupyter kernel (whose loop is already running) and from several threads at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import math
+import random
+import re
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from workbench.errors import ConfigError, ModelUnavailableError
+from workbench.llm import _litellm, local
+from workbench.llm.accounting import Accounting, CallRecord
+from workbench.llm.cassette import MODES, Cassette, redact, request_key
+from workbench.llm.types import Decision, DecisionRequest, GenerateRequest
+
+log = logging.getLogger("workbench.llm")
+
+DEFAULT_MODEL = "local/smollm2-135m"
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """How the gateway reaches models.
+
+    Parameters
+    ----------
+    concurrency : int
+        Most calls in flight at once.
+    cassette : str or None
+        Path of the cassette file (JSON lines).
+    cassette_mode : {"off", "record", "replay", "auto"}
+        See :mod:`workbench.llm.cassette`.
+    max_retries : int
+        Retries of a call that hit a rate limit, a timeout or a server error.
+    timeout : float
+        Seconds before a call is abandoned (and retried).
+    backoff : float
+        First backoff delay in seconds; it doubles with each retry.
+    top_logprobs : int
+        How many alternatives to ask for per token (OpenAI allows at most 20).
+    """
+
+    concurrency: int = 8
+    cassette: str | None = None
+    cassette_mode: str = "off"
+    max_retries: int = 4
+    timeout: float = 120.0
+    backoff: float = 0.5
+    top_logprobs: int = 20
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
+        if self.cassette_mode not in MODES:
+            raise ConfigError(
+                f"cassette mode {self.cassette_mode!r} is not one of {', '.join(MODES)}"
+            )
+        if self.max_retries < 0 or self.timeout <= 0 or self.backoff < 0:
+            raise ConfigError("max_retries, timeout and backoff must be non-negative")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The outcome of a free-text request."""
+
+    text: str
+    request_hash: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    from_cassette: bool = False
+    error: str | None = None
+
+
+@dataclass
+class _Reply:
+    """A model response reduced to what a decision needs (the cassette stores this)."""
+
+    content: str
+    tokens: list[dict[str, Any]] = field(default_factory=list)  # {"token", "top": [[t, lp]]}
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class _Fetched:
+    reply: _Reply | None
+    source: str
+    latency_s: float = 0.0
+    retries: int = 0
+    error: str | None = None
+
+
+_RETRYABLE_NAMES = (
+    "RateLimitError",
+    "Timeout",
+    "APIConnectionError",
+    "InternalServerError",
+    "ServiceUnavailableError",
+    "BadGatewayError",
+    "APIError",
+)
+_FATAL_NAMES = ("AuthenticationError", "NotFoundError", "PermissionDeniedError")
+
+
+class Gateway:
+    """Forced-choice and free-text model calls, concurrent, recorded and accounted.
+
+    Parameters
+    ----------
+    config : GatewayConfig, optional
+        Concurrency, cassette and retry settings.
+
+    Examples
+    --------
+    >>> gw = Gateway(GatewayConfig(cassette="calls.jsonl", cassette_mode="auto"))
+    >>> req = DecisionRequest("local/smollm2-135m", [{"role": "user", "content": "A or B?"}],
+    ...                       options=("A", "B"))
+    >>> [d.probabilities for d in gw.decide([req], np.random.default_rng(0))]  # doctest: +SKIP
+    """
+
+    def __init__(self, config: GatewayConfig | None = None) -> None:
+        self.config = config or GatewayConfig()
+        self.cassette = (
+            None
+            if self.config.cassette_mode == "off"
+            else Cassette(self.config.cassette, self.config.cassette_mode)
+        )
+        self.accounting = Accounting()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._semaphore: asyncio.Semaphore | None = None
+        self._inflight: dict[str, asyncio.Future] = {}
+
+    # -- public API -------------------------------------------------------------------
+
+    def decide(
+        self, requests: Sequence[DecisionRequest], rng: np.random.Generator
+    ) -> list[Decision]:
+        """Decisions for ``requests``, in order; choices drawn from ``rng``.
+
+        Exactly one uniform number is drawn from ``rng`` per request, in request order.
+        """
+        requests = list(requests)
+        if not requests:
+            return []
+        outcomes = self._run(self._gather(self._decide_one, requests))
+        return [_draw(req, out, rng) for req, out in zip(requests, outcomes, strict=True)]
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[Generation]:
+        """Free-text completions for ``requests``, in order."""
+        requests = list(requests)
+        if not requests:
+            return []
+        return self._run(self._gather(self._generate_one, requests))
+
+    def close(self) -> None:
+        """Save the cassette and stop the background loop."""
+        if self.cassette is not None:
+            self.cassette.save()
+        with self._start_lock:
+            loop, self._loop = self._loop, None
+        if loop is not None and loop.is_running():
+            # Cancel what litellm left running on our loop (its logging worker), so the
+            # interpreter does not warn about destroyed pending tasks at exit.
+            asyncio.run_coroutine_threadsafe(_cancel_pending(), loop).result(timeout=5)
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- event loop -------------------------------------------------------------------
+
+    def _run(self, coro):
+        with self._start_lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, name="workbench-gateway", daemon=True
+                )
+                self._thread.start()
+                atexit.register(_close_at_exit, weakref.ref(self))
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        finally:
+            if self.cassette is not None:
+                self.cassette.save()
+
+    async def _gather(self, one, requests):
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.config.concurrency)
+        return await asyncio.gather(*(one(r) for r in requests))
+
+    # -- one request ------------------------------------------------------------------
+
+    async def _decide_one(self, request: DecisionRequest) -> dict[str, Any]:
+        messages = list(request.messages)
+        fetches: list[_Fetched] = []
+        for attempt in range(2):  # the answer, then one repair retry
+            fetched = await self._fetch(self._decide_call(request, messages))
+            fetches.append(fetched)
+            reading = _read_options(fetched.reply, request.options) if fetched.reply else None
+            if reading is not None or fetched.error is not None:
+                break
+            if attempt == 0:
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": fetched.reply.content},
+                    {
+                        "role": "user",
+                        "content": "Answer with exactly one of: " + ", ".join(request.options),
+                    },
+                ]
+        self.accounting.count_decision(valid=reading is not None, repaired=len(fetches) > 1)
+        probabilities, method = reading if reading is not None else (None, "invalid")
+        return {
+            "probabilities": probabilities,
+            "method": method,
+            "raw": fetches[-1].reply.content if fetches[-1].reply else "",
+            "prompt_tokens": sum(f.reply.prompt_tokens for f in fetches if f.reply),
+            "completion_tokens": sum(f.reply.completion_tokens for f in fetches if f.reply),
+            "latency_s": sum(f.latency_s for f in fetches),
+            "from_cassette": all(f.source == "cassette" for f in fetches),
+            "retries": sum(f.retries for f in fetches),
+            "error": fetches[-1].error,
+        }
+
+    async def _generate_one(self, request: GenerateRequest) -> Generation:
+        call: dict[str, Any] = {
+            "model": request.model,
+            "messages": list(request.messages),
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+        }
+        if request.seed is not None:
+            call["seed"] = request.seed
+        fetched = await self._fetch(call)
+        reply = fetched.reply or _Reply(content="")
+        return Generation(
+            text=reply.content,
+            request_hash=request.hash,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            latency_s=fetched.latency_s,
+            from_cassette=fetched.source == "cassette",
+            error=fetched.error,
+        )
+
+    def _decide_call(self, request: DecisionRequest, messages: list) -> dict[str, Any]:
+        call: dict[str, Any] = {
+            "model": request.model,
+            "messages": messages,
+            "logprobs": True,
+            "top_logprobs": self.config.top_logprobs,
+        }
+        if request.model.startswith(f"{local.PROVIDER}/"):
+            # The grammar forces a label as the first token; its logprobs give the
+            # distribution, so the server's own sampling need not vary.
+            call["grammar"] = "root ::= " + " | ".join(_gbnf(o) for o in request.options)
+            call["max_tokens"] = max(len(o) for o in request.options)
+            call["temperature"] = 0.0
+        else:
+            call["max_tokens"] = 16
+            call["temperature"] = request.temperature
+        if request.seed is not None:
+            call["seed"] = request.seed
+        return call
+
+    # -- one call: cassette, dedup, retries -------------------------------------------
+
+    async def _fetch(self, call: dict[str, Any]) -> _Fetched:
+        key = request_key(call)
+        if self.cassette is not None:
+            recorded = self.cassette.get(key)
+            if recorded is not None:
+                self._account(key, call, _Fetched(_Reply(**recorded), "cassette"))
+                return _Fetched(_Reply(**recorded), "cassette")
+            if self.cassette.mode == "replay":
+                raise self.cassette.miss(key, call)
+        if key in self._inflight:
+            fetched = await asyncio.shield(self._inflight[key])
+            dedup = _Fetched(fetched.reply, "dedup", error=fetched.error)
+            self._account(key, call, dedup)
+            return dedup
+        future = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._inflight[key] = future
+        try:
+            async with self._semaphore:
+                fetched = await self._call_model(call)
+            future.set_result(fetched)
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
+        finally:
+            del self._inflight[key]
+        self._account(key, call, fetched)
+        if fetched.reply is not None and self.cassette is not None:
+            self.cassette.put(key, call, asdict(fetched.reply))
+        return fetched
+
+    async def _call_model(self, call: dict[str, Any]) -> _Fetched:
+        loop = asyncio.get_running_loop()
+        if call["model"].startswith(f"{local.PROVIDER}/"):
+            # Fetch and load the weights here, so a missing model is our one-line error,
+            # not an exception wrapped by litellm.
+            await loop.run_in_executor(None, local.server, call["model"])
+        litellm = await loop.run_in_executor(None, _litellm.get)
+        retries = 0
+        while True:
+            start = time.perf_counter()
+            try:
+                response = await litellm.acompletion(
+                    **call, timeout=self.config.timeout, num_retries=0, drop_params=True
+                )
+                reply = _reply_from(response)
+                return _Fetched(reply, "model", time.perf_counter() - start, retries)
+            except Exception as exc:  # litellm maps every provider's errors to its own types
+                name = type(exc).__name__
+                message = redact(f"{name}: {str(exc).splitlines()[0] if str(exc) else ''}")
+                if name in _FATAL_NAMES:
+                    raise ModelUnavailableError(
+                        f"model {call['model']!r} refused the call ({message}); "
+                        "check the model name and the provider's API key in the environment"
+                    ) from None
+                if name not in _RETRYABLE_NAMES and not isinstance(exc, _MalformedReply):
+                    log.warning("call failed, not retried: %s", message)
+                    return _Fetched(None, "model", time.perf_counter() - start, retries, message)
+                if retries >= self.config.max_retries:
+                    log.warning("call failed after %d retries: %s", retries, message)
+                    return _Fetched(None, "model", time.perf_counter() - start, retries, message)
+                delay = _retry_after(exc) or self.config.backoff * 2**retries
+                retries += 1
+                log.info("retry %d in %.2fs after %s", retries, delay, message)
+                await asyncio.sleep(delay * (1 + 0.1 * random.random()))
+
+    def _account(self, key: str, call: dict[str, Any], fetched: _Fetched) -> None:
+        reply = fetched.reply or _Reply(content="")
+        cost = 0.0
+        if fetched.source == "model" and not call["model"].startswith(f"{local.PROVIDER}/"):
+            cost = _cost(call["model"], reply)
+        self.accounting.add(
+            CallRecord(
+                request_hash=key,
+                model=call["model"],
+                kind="decide" if "logprobs" in call else "generate",
+                source=fetched.source,
+                latency_s=fetched.latency_s,
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                cost_usd=cost,
+                retries=fetched.retries,
+                error=fetched.error,
+            )
+        )
+
+
+async def _cancel_pending() -> None:
+    current = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if t is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _close_at_exit(ref: weakref.ref) -> None:
+    gateway = ref()
+    if gateway is not None:
+        gateway.close()
+
+
+class _MalformedReply(Exception):
+    """The provider answered, but not with a chat completion."""
+
+
+def _gbnf(label: str) -> str:
+    return '"' + label.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _reply_from(response: Any) -> _Reply:
+    """Reduce a litellm ModelResponse to a :class:`_Reply`."""
+    try:
+        choice = response.choices[0]
+        content = choice.message.content or ""
+    except (AttributeError, IndexError, TypeError) as exc:
+        raise _MalformedReply(f"response without a message: {exc}") from exc
+    tokens = []
+    logprobs = getattr(choice, "logprobs", None)
+    entries = getattr(logprobs, "content", None) if logprobs is not None else None
+    if entries is None and isinstance(logprobs, dict):
+        entries = logprobs.get("content")
+    for entry in entries or []:
+        get = entry.get if isinstance(entry, dict) else lambda k, e=entry: getattr(e, k, None)
+        top = []
+        for alt in get("top_logprobs") or []:
+            alt_get = alt.get if isinstance(alt, dict) else lambda k, a=alt: getattr(a, k, None)
+            if alt_get("token") is not None and alt_get("logprob") is not None:
+                top.append([alt_get("token"), float(alt_get("logprob"))])
+        tokens.append({"token": get("token") or "", "top": top})
+    usage = getattr(response, "usage", None)
+    return _Reply(
+        content=content,
+        tokens=tokens,
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+    )
+
+
+def _option_of(token: str, options: Sequence[str]) -> str | None:
+    text = token.strip()
+    if not text:
+        return None
+    exact = [o for o in options if o == text]
+    if exact:
+        return exact[0]
+    prefixed = [o for o in options if o.startswith(text)]
+    return prefixed[0] if len(prefixed) == 1 else None
+
+
+def _read_options(reply: _Reply, options: Sequence[str]) -> tuple[tuple[float, ...], str] | None:
+    """Option probabilities from logprobs, else one-hot from the text, else None."""
+    position = next(
+        (t for t in reply.tokens if _option_of(t["token"], options) is not None), None
+    ) or next((t for t in reply.tokens if any(_option_of(a, options) for a, _ in t["top"])), None)
+    if position is not None:
+        mass = dict.fromkeys(options, 0.0)
+        for token, logprob in position["top"]:
+            option = _option_of(token, options)
+            if option is not None:
+                mass[option] += math.exp(logprob)
+        # An option missing from the top list is less likely than every listed token:
+        # give it the smallest listed probability rather than zero.
+        floor = min(math.exp(lp) for _, lp in position["top"])
+        values = np.array([mass[o] or floor for o in options])
+        return tuple(float(v) for v in values / values.sum()), "logprobs"
+    answer = _parse(reply.content, options)
+    if answer is None:
+        return None
+    return tuple(float(o == answer) for o in options), "sample"
+
+
+def _parse(text: str, options: Sequence[str]) -> str | None:
+    """The option a free-text answer names first, or None."""
+    stripped = text.strip().strip(".:)(*\"'").strip()
+    for option in options:
+        if stripped.lower() == option.lower():
+            return option
+    hits = []
+    for option in options:
+        flags = 0 if len(option) == 1 else re.IGNORECASE
+        match = re.search(rf"(?<![A-Za-z0-9]){re.escape(option)}(?![A-Za-z0-9])", text, flags)
+        if match:
+            hits.append((match.start(), -len(option), option))
+    return min(hits)[2] if hits else None
+
+
+def _draw(request: DecisionRequest, outcome: dict[str, Any], rng: np.random.Generator) -> Decision:
+    u = rng.random()  # always one draw per request, so the stream never depends on replies
+    probabilities = outcome.pop("probabilities")
+    if probabilities is None:
+        return Decision(
+            options=request.options,
+            probabilities=tuple(0.0 for _ in request.options),
+            choice=None,
+            valid=False,
+            request_hash=request.hash,
+            error=outcome.pop("error") or "no option could be read from the answer",
+            **outcome,
+        )
+    weights = np.asarray(probabilities, dtype=float)
+    if request.temperature <= 0:
+        weights = (weights == weights.max()).astype(float)
+        weights[np.argmax(weights) + 1 :] = 0.0  # ties go to the first option
+    else:
+        weights = weights ** (1.0 / request.temperature)
+    cdf = np.cumsum(weights / weights.sum())
+    index = min(int(np.searchsorted(cdf, u, side="right")), len(cdf) - 1)
+    return Decision(
+        options=request.options,
+        probabilities=probabilities,
+        choice=request.options[index],
+        valid=True,
+        request_hash=request.hash,
+        **outcome,
+    )
+
+
+def _retry_after(exc: Exception) -> float | None:
+    for headers in (
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "litellm_response_headers", None),
+        getattr(exc, "headers", None),
+    ):
+        if headers is not None:
+            value = headers.get("retry-after") or headers.get("Retry-After")
+            try:
+                return float(value) if value is not None else None
+            except ValueError:
+                return None
+    return None
+
+
+def _cost(model: str, reply: _Reply) -> float:
+    litellm = _litellm.get()
+    try:
+        prompt, completion = litellm.cost_per_token(
+            model=model,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+        )
+        return float(prompt + completion)
+    except Exception:  # models missing from litellm's cost map cost what we cannot know
+        return 0.0

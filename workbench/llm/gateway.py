@@ -127,6 +127,7 @@ _RETRYABLE_NAMES = (
     "BadGatewayError",
     "APIError",
 )
+_MAX_RETRY_AFTER = 120.0  # seconds; a server asking for longer is treated as asking this
 _FATAL_NAMES = ("AuthenticationError", "NotFoundError", "PermissionDeniedError")
 
 
@@ -188,6 +189,8 @@ class Gateway:
             self.cassette.save()
         with self._start_lock:
             loop, self._loop = self._loop, None
+            self._semaphore = None  # bound to the old loop
+            self._inflight = {}
         if loop is not None and loop.is_running():
             # Cancel what litellm left running on our loop (its logging worker), so the
             # interpreter does not warn about destroyed pending tasks at exit.
@@ -361,7 +364,12 @@ class Gateway:
                 if retries >= self.config.max_retries:
                     log.warning("call failed after %d retries: %s", retries, message)
                     return _Fetched(None, "model", time.perf_counter() - start, retries, message)
-                delay = _retry_after(exc) or self.config.backoff * 2**retries
+                retry_after = _retry_after(exc)
+                delay = (
+                    min(retry_after, _MAX_RETRY_AFTER)
+                    if retry_after is not None
+                    else self.config.backoff * 2**retries
+                )
                 retries += 1
                 log.info("retry %d in %.2fs after %s", retries, delay, message)
                 await asyncio.sleep(delay * (1 + 0.1 * random.random()))
@@ -454,6 +462,10 @@ def _read_options(reply: _Reply, options: Sequence[str]) -> tuple[tuple[float, .
     position = next(
         (t for t in reply.tokens if _option_of(t["token"], options) is not None), None
     ) or next((t for t in reply.tokens if any(_option_of(a, options) for a, _ in t["top"])), None)
+    if position is not None and not position["top"]:
+        # The provider named the answer token but gave no alternatives: one-hot.
+        answer = _option_of(position["token"], options)
+        return tuple(float(o == answer) for o in options), "sample"
     if position is not None:
         mass = dict.fromkeys(options, 0.0)
         for token, logprob in position["top"]:

@@ -1,0 +1,1 @@
+"""Analysis toolkit: person vs situation, information flow, causal effects under interference."""

@@ -1,0 +1,182 @@
+"""B1: a synchronous LLM society against the latency floor.
+
+N members (N = 100 and 1000) on a ring (k = 4) answer 10 synchronous rounds through the
+gateway (concurrency 256) and litellm's ``openai/`` provider to the test server in its own
+process, 100 ms latency per call. Every member has its own persona, so no two requests
+are identical and none is deduplicated: N calls per round.
+
+The floor is ``rounds x ceil(N / concurrency) x latency``; the target is wall <= 1.25 x floor.
+The ``litellm only`` rows send the same number of distinct calls with ``litellm.acompletion``
+under an ``asyncio.Semaphore(256)`` and nothing else: the cost of litellm alone. ``cpu ms
+/call`` is this process's CPU time per call.
+
+Run: ``python benchmarks/b1_floor.py [--sizes 100 1000] [--rounds 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+
+from _bench import MODEL, Clock, machine, question, table, test_server
+
+LATENCY = 0.1
+CONCURRENCY = 256
+
+
+def society_run(n: int, rounds: int, timeout: float = 60.0, check: bool = True) -> dict:
+    from workbench.llm import Gateway, GatewayConfig
+    from workbench.society import LLMPerson, Persona, Round, Situation, Society, Task, Topology
+
+    task = Task([Round(question(0), ("A", "B", "C"))], name="b1")
+    persons = [LLMPerson(MODEL, Persona(f"p{i}", f"You are participant {i}.")) for i in range(n)]
+    situation = Situation(topology=Topology("ring", k=4), schedule="synchronous")
+    config = GatewayConfig(concurrency=CONCURRENCY, timeout=timeout, backoff=0.05, max_retries=8)
+    with Gateway(config) as gateway:
+        society = Society(persons, task, situation, seed=1, gateway=gateway)
+        with Clock() as clock:
+            decisions = society.run(rounds)
+        totals = gateway.accounting.totals()
+    assert len(decisions) == n * rounds and not decisions.duplicated(["step", "member"]).any()
+    if check:
+        assert decisions.valid.all()
+    last = decisions[decisions.step == rounds]
+    return {
+        **row("workbench society", n, rounds, totals["calls"], clock),
+        "retries": totals["retries"],
+        "invalid": totals["invalid"],
+        "invalid_last_round": int((~last.valid.astype(bool)).sum()),
+    }
+
+
+def litellm_only(n: int, rounds: int) -> dict:
+    from workbench.llm import _litellm
+
+    litellm = _litellm.get()
+
+    async def main() -> None:
+        semaphore = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(i: int, r: int) -> None:
+            async with semaphore:
+                await litellm.acompletion(
+                    model=MODEL,
+                    messages=[{"role": "user", "content": f"member {i} round {r}. {question(r)}"}],
+                    logprobs=True,
+                    top_logprobs=20,
+                    max_tokens=16,
+                    timeout=60,
+                    num_retries=0,
+                    drop_params=True,
+                )
+
+        for r in range(rounds):  # rounds are synchronous: each waits for the last
+            await asyncio.gather(*(one(i, r) for i in range(n)))
+
+    with Clock() as clock:
+        asyncio.run(main())
+    return row("litellm only", n, rounds, n * rounds, clock)
+
+
+ROW = ("what", "members", "rounds", "calls", "wall_s", "floor_s", "wall/floor", "cpu_ms/call")
+
+
+@contextlib.contextmanager
+def bare_client():
+    """Diagnostic only: replace ``litellm.acompletion`` by a bare aiohttp POST.
+
+    Not a supported path (the workbench always goes through litellm): it shows what the
+    society and gateway cost when the per-call client cost is close to nothing.
+    """
+    from types import SimpleNamespace
+
+    import aiohttp
+
+    from workbench.llm import _litellm
+
+    litellm = _litellm.get()
+    original = litellm.acompletion
+    sessions: dict = {}
+    url = os.environ["OPENAI_BASE_URL"] + "/chat/completions"
+
+    async def acompletion(model, messages, timeout=None, num_retries=0, drop_params=True, **kw):
+        loop = asyncio.get_running_loop()
+        if loop not in sessions:
+            sessions[loop] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        body = {"model": model.split("/", 1)[1], "messages": messages, **kw}
+        async with sessions[loop].post(url, json=body) as response:
+            data = await response.json()
+        choice = data["choices"][0]
+        return SimpleNamespace(
+            choices=[
+                SimpleNamespace(
+                    message=SimpleNamespace(content=choice["message"]["content"]),
+                    logprobs=choice.get("logprobs"),
+                )
+            ],
+            usage=SimpleNamespace(**data["usage"]),
+        )
+
+    litellm.acompletion = acompletion
+    try:
+        yield
+    finally:
+        litellm.acompletion = original
+
+
+def row(what: str, n: int, rounds: int, calls: int, clock: Clock) -> dict:
+    floor = rounds * math.ceil(n / CONCURRENCY) * LATENCY
+    return {
+        "what": what,
+        "members": n,
+        "rounds": rounds,
+        "calls": calls,
+        "wall_s": round(clock.wall, 2),
+        "floor_s": round(floor, 2),
+        "wall/floor": round(clock.wall / floor, 2),
+        "cpu_ms/call": round(1000 * clock.cpu / calls, 2),
+    }
+
+
+def warm() -> None:
+    import numpy as np
+
+    from workbench.llm import Gateway, GatewayConfig, _litellm
+    from workbench.llm.types import DecisionRequest
+
+    _litellm.get()
+    with Gateway(GatewayConfig()) as gateway:
+        req = DecisionRequest(MODEL, [{"role": "user", "content": question(0)}], ("A", "B", "C"))
+        gateway.decide([req], np.random.default_rng(0))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument(
+        "--bare", action="store_true", help="also the diagnostic rows without litellm"
+    )
+    args = parser.parse_args()
+    print(f"# B1 on {machine()}")
+    rows = []
+    with test_server(latency=LATENCY):
+        warm()
+        for n in args.sizes:
+            ours = society_run(n, args.rounds)
+            rows.append({k: v for k, v in ours.items() if k in ROW})
+            rows.append(litellm_only(n, args.rounds))
+            if args.bare:
+                with bare_client():
+                    bare = society_run(n, args.rounds)
+                bare["what"] = "diagnostic: society, bare aiohttp instead of litellm"
+                rows.append({k: v for k, v in bare.items() if k in ROW})
+    print(table(rows))
+    print(f"# after: {machine()}")
+
+
+if __name__ == "__main__":
+    main()

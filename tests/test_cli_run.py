@@ -1,0 +1,109 @@
+"""``workbench run asch`` and ``workbench demo`` from the command line."""
+
+import re
+
+import pandas as pd
+import pytest
+
+import workbench.commands
+from workbench import cli
+from workbench.commands import run as run_command
+from workbench.store import ResultStore
+from workbench.studies.asch import AschStudy
+
+
+@pytest.fixture(autouse=True)
+def _run_registered(monkeypatch):
+    if run_command not in workbench.commands.COMMANDS:  # until the dispatcher lists it
+        monkeypatch.setattr(
+            workbench.commands, "COMMANDS", [*workbench.commands.COMMANDS, run_command]
+        )
+
+
+def test_run_is_a_registered_command():
+    assert "run" in cli.build_parser()._subparsers._group_actions[0].choices
+
+
+def rule_run(tmp_path, *extra):
+    return [
+        "run",
+        "asch",
+        "--model",
+        "rule:conformist:0.3",
+        "--subjects",
+        "2",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--no-progress",
+        *extra,
+    ]
+
+
+def test_run_asch_prints_the_table_writes_files_and_stores(tmp_path, capsys):
+    assert cli.main(rule_run(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "conformity %" in out and "Asch %" in out and "3 + ally" in out
+    for name in ("asch_summary.csv", "asch_decisions.csv", "asch.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    runs = ResultStore(tmp_path / "s.sqlite").runs()
+    assert len(runs) == 1 and runs.study.iloc[0] == "asch"
+    first = pd.read_csv(tmp_path / "out" / "asch_summary.csv")
+    assert cli.main(rule_run(tmp_path, "--no-store")) == 0
+    pd.testing.assert_frame_equal(first, pd.read_csv(tmp_path / "out" / "asch_summary.csv"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--subjects", "-1"], "subjects must be at least 1"),
+        (["--persona", "wizard"], "unknown persona 'wizard'"),
+        (["--topology", "cube"], "unknown topology 'cube'"),
+        (["--majority", "one"], "expected comma-separated int"),
+        (["--norm", "vibes"], "unknown norm"),
+        (["--model", "rule:nope"], "unknown rule"),
+        (["--concurrency", "0"], "concurrency must be at least 1"),
+        (["--cassette-mode", "replay"], "needs a cassette path"),
+        (["--persona-file", "/nonexistent.json"], "cannot read persona file"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, flags, message):
+    assert exit_status(rule_run(tmp_path, *flags)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("workbench: error:") and message in err
+
+
+def exit_status(argv):
+    """The status ``workbench argv`` exits with (argparse errors raise SystemExit)."""
+    try:
+        return cli.main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_unknown_study_exits_2(capsys):
+    assert exit_status(["run", "milgram"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_ctrl_c_keeps_finished_subjects(tmp_path, capsys, monkeypatch):
+    original = AschStudy._run_unit
+
+    def interrupt_third(self, unit, gateway, run_id):
+        if unit.index == 2:
+            raise KeyboardInterrupt
+        return original(self, unit, gateway, run_id)
+
+    monkeypatch.setattr(AschStudy, "_run_unit", interrupt_third)
+    assert cli.main(rule_run(tmp_path)) == 130
+    err = capsys.readouterr().err
+    kept = re.search(r"kept (\d) of 10 finished units", err)
+    assert kept and err.endswith("finished work was kept\n")
+    # units 0 and 1 finished; unit 3 may have started before the interrupt was seen
+    decisions = pd.read_csv(tmp_path / "out" / "asch_decisions.csv")
+    units = decisions[["majority", "ally", "subject"]].drop_duplicates()
+    assert len(units) == int(kept.group(1)) in (2, 3)
+    assert not (tmp_path / "s.sqlite").exists()

@@ -1,0 +1,255 @@
+"""Convention emergence: the coordination game, naming-game and memory rules, scaling."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.errors import ConfigError
+from workbench.llm import GatewayConfig
+from workbench.llm.accounting import Accounting
+from workbench.llm.types import Decision
+from workbench.society import (
+    LLMPerson,
+    Observation,
+    Recollection,
+    Round,
+    Situation,
+    Society,
+    make_person,
+)
+from workbench.society.checks import check_policy
+from workbench.society.games import MemoryMajority, NamingGame, inventory
+from workbench.studies import STUDIES, check_study, get_study
+from workbench.studies.conventions import (
+    ConventionsConfig,
+    ConventionsStudy,
+    convergence,
+    coordination_game,
+    interactions,
+    name_pool,
+    network,
+    per_round,
+    run_outcomes,
+    timeline,
+)
+
+RULES = ("rule:naming_game", "rule:memory")
+
+
+class FakeGateway:
+    """Answers with a fixed preference: the first listed option, or a given name."""
+
+    def __init__(self, prefer=None, weight=0.9):
+        self.prefer, self.weight = prefer, weight
+        self.requests = []
+        self.config = GatewayConfig(concurrency=2)
+        self.accounting = Accounting()
+
+    def decide(self, requests, rng):
+        out = []
+        for r in requests:
+            self.requests.append(r)
+            rng.random()
+            listed = _listed(r)
+            top = self.prefer or listed[0]
+            p = tuple(
+                self.weight if o == top else (1 - self.weight) / (len(r.options) - 1)
+                for o in r.options
+            )
+            out.append(Decision(r.options, p, top, True, "logprobs", r.hash))
+        return out
+
+
+def _listed(request):
+    line = request.messages[-1]["content"].splitlines()[-1]
+    return line.split(": ", 1)[1].rstrip(".").replace(" or ", ", ").split(", ")
+
+
+def test_study_registered_and_passes_the_conformance_check():
+    assert get_study("conventions") is ConventionsStudy and "conventions" in STUDIES
+    cfg = ConventionsConfig(model=RULES, members=(10,), topology=("complete", "ring"), runs=2)
+    result = check_study(ConventionsStudy(cfg, seed=3))
+    assert set(result.summary.population) == set(RULES)
+    assert (result.decisions[result.decisions.part == "prior"].role == "prior").all()
+
+
+@pytest.mark.parametrize("policy", [NamingGame(), MemoryMajority()], ids=lambda p: p.model)
+def test_game_policies_pass_the_policy_check_and_round_trip(policy):
+    check_policy(policy)
+    assert make_person(policy.model) == policy
+
+
+ROUND = Round("Pick.", ("A", "B", "C", "D"))
+
+
+def test_naming_game_inventory_follows_the_minimal_rules():
+    def memory(*events):
+        return Observation(ROUND, memory=tuple(Recollection(i, *e) for i, e in enumerate(events)))
+
+    assert inventory(memory()) == ()
+    # a failed speaker keeps its (invented) word; a failed hearer adds the heard word
+    obs = memory(("C", "", "A", "speaker"), ("B", "", "D", "hearer"))
+    assert inventory(obs) == ("C", "D")
+    # a success collapses the inventory to the agreed word, whatever came before
+    obs = memory(("C", "", "A", "speaker"), ("B", "", "B", "hearer"), ("A", "", "D", "hearer"))
+    assert inventory(obs) == ("B", "D")
+    speaker = NamingGame().probabilities(obs)
+    assert speaker == (0.0, 0.5, 0.0, 0.5)
+    heard_known = Observation(ROUND, seen=(("P1", "D"),), memory=obs.memory)
+    assert NamingGame().probabilities(heard_known) == (0.0, 0.0, 0.0, 1.0)
+    heard_new = Observation(ROUND, seen=(("P1", "C"),), memory=obs.memory)
+    assert NamingGame().probabilities(heard_new) == (0.0, 0.5, 0.0, 0.5)  # failure
+    blank_hearer = Observation(ROUND, seen=(("P1", "C"),))
+    assert NamingGame().probabilities(blank_hearer)[2] == 0.0  # never "knows" it by chance
+
+
+def test_memory_rule_best_responds_to_partners():
+    mem = tuple(Recollection(i, "A", "", other) for i, other in enumerate("BBCA"))
+    assert MemoryMajority().probabilities(Observation(ROUND, memory=mem)) == (0, 1, 0, 0)
+    tie = Observation(ROUND, memory=mem[2:])
+    assert MemoryMajority().probabilities(tie) == (0.5, 0.0, 0.5, 0.0)
+    assert MemoryMajority().probabilities(Observation(ROUND)) == (0.25,) * 4
+
+
+def test_speaker_hearer_schedule_hearer_hears_and_both_remember():
+    task = coordination_game(name_pool(5))
+    situation = Situation(schedule="speaker_hearer", memory=100)
+    society = Society([NamingGame()] * 6, task, situation, seed=4)
+    df = society.run(3)
+    assert len(df) == 18  # 3 pairs a step, speaker then hearer
+    speakers, hearers = df.iloc[0::2], df.iloc[1::2]
+    assert (speakers.saw == "").all() and hearers.saw.str.contains("Participant").all()
+    assert (hearers.partner.to_numpy() == speakers.member.to_numpy()).all()
+    for member in society.members:
+        roles = {r.role for r in member.memory}
+        assert roles <= {"speaker", "hearer"} and len(member.memory) == 3
+        assert all(r.other is not None for r in member.memory)
+    # roles are drawn at random: both roles happen to low and high member ids
+    first = interactions(df.assign(part="game", population="x", members=6, run=0))
+    assert (first.a < first.b).any() and (first.a > first.b).any()
+
+
+def test_pairwise_memory_holds_partner_choice_and_prompt_shows_payoffs():
+    gateway = FakeGateway(prefer="J")
+    society = Society(
+        [LLMPerson("fake/model")] * 4,
+        coordination_game(name_pool(2)),
+        Situation(schedule="pairwise", memory=5, shuffle=True),
+        seed=1,
+        gateway=gateway,
+    )
+    society.run(3)
+    assert all(r.other == "J" for m in society.members for r in m.memory)
+    prompt = gateway.requests[-1].messages[-1]["content"]
+    assert "your partner picked J (+100 points)" in prompt and "Your last 2 rounds" in prompt
+    assert "no history" in gateway.requests[0].messages[-1]["content"]
+    assert {tuple(_listed(r)) for r in gateway.requests} == {("F", "J"), ("J", "F")}
+    assert all(r.options == ("F", "J") for r in gateway.requests)  # labels, not the order
+
+
+def test_name_order_is_shuffled_per_prompt_so_position_bias_cancels():
+    # an LLM that always takes the first listed name: with shuffling, no name is favoured
+    cfg = ConventionsConfig(model=("fake/model",), members=(8,), runs=1, horizon=4, memory=3)
+    study = ConventionsStudy(cfg, seed=2)
+    result = study.run(FakeGateway(weight=0.99))
+    priors = study.priors(result.decisions)
+    assert np.allclose(priors.prior, 0.5)  # asked in both orders
+    games = result.decisions[result.decisions.part == "game"]
+    assert 0.3 < (games.choice == "F").mean() < 0.7
+
+
+def test_isolated_prior_and_collective_bias_with_a_biased_model():
+    cfg = ConventionsConfig(
+        model=("fake/model",), members=(6,), names=10, runs=2, horizon=5, persona=("none",)
+    )
+    study = ConventionsStudy(cfg, seed=1)
+    result = study.run(FakeGateway(prefer="Q", weight=0.6))
+    priors = study.priors(result.decisions).set_index("name")
+    assert len(priors) == 10 and priors.prior.idxmax() == "Q"
+    assert priors.loc["Q", "raw"] == pytest.approx(0.6)
+    assert priors.loc["Q", "prior"] > 0.6  # temperature 0.5 sharpens the choice
+    bias = study.bias(result).set_index("name")
+    assert bias.loc["Q", "won"] == 1.0
+    row = result.summary.iloc[0]
+    assert row.winner == "Q" and row.converged == 2 and row.winner_prior > 0.6
+    assert row.reference.startswith("median 7-18")
+    assert "winner" in study.table(result.summary)
+
+
+def test_convergence_needs_3n_successes_in_a_row():
+    ok = [True] * 11 + [False] + [True] * 12
+    assert convergence(np.array(ok), 4) == (24.0, 12.0)
+    assert np.isnan(convergence(np.array(ok[:20]), 4)[0])
+
+
+def test_networks_ring_random_complete():
+    ring = network("ring", 12, 4, seed=1)
+    assert dict(ring.degree()) == dict.fromkeys(range(12), 4)
+    rnd = network("random", 12, 4, seed=1)
+    assert set(dict(rnd.degree()).values()) == {4} and nx.is_connected(rnd)
+    assert not nx.is_isomorphic(ring, rnd)
+    assert network("complete", 12, 4, seed=1).kind == "complete"
+
+
+def test_rule_populations_converge_and_spatial_networks_slow_them():
+    cfg = ConventionsConfig(
+        model=RULES, members=(24,), topology=("complete", "ring"), runs=6, horizon=40
+    )
+    result = ConventionsStudy(cfg, seed=11).run()
+    s = result.summary.set_index(["population", "topology"])
+    for rule in RULES:
+        assert s.loc[(rule, "complete"), "converged"] == 6
+        assert 3 < s.loc[(rule, "complete"), "rounds"] < 20
+    ng = s.loc["rule:naming_game"]
+    slower = ng.loc["ring", "rounds"] > ng.loc["complete", "rounds"]
+    assert ng.loc["ring", "converged"] < 6 or slower
+    lines = timeline(result.decisions[result.decisions.part == "game"])
+    assert lines.dominant_share.between(0, 1).all() and lines.success.between(0, 1).all()
+    grid = per_round(lines, cfg.horizon)
+    assert grid.groupby(["population", "topology", "run"]).size().eq(40).all()
+    fig = ConventionsStudy(cfg).plot(result)
+    assert len(fig.axes) == 3
+
+
+def test_naming_game_convergence_time_grows_as_n_to_the_1_5():
+    # Baronchelli et al. 2006: t_conv ~ N^1.5 on complete graphs. At these small N the
+    # fitted exponent sits near 1.3 (finite-size corrections; it approaches 1.5 for
+    # N >~ 10^3), hence the tolerance. A pool of 512 names keeps inventions distinct.
+    sizes = (32, 64, 128, 256)
+    cfg = ConventionsConfig(
+        model=("rule:naming_game",), members=sizes, names=512, runs=8, horizon=400
+    )
+    result = ConventionsStudy(cfg, seed=3).run()
+    assert (result.summary.converged == 8).all()
+    games = result.decisions[result.decisions.part == "game"]
+    assert games.probabilities.isna().all()  # the lean path keeps no probability vectors
+    runs = run_outcomes(games)
+    settled = runs.groupby("members").settled.mean().loc[list(sizes)] * np.array(sizes)
+    slope = np.polyfit(np.log(sizes), np.log(settled.to_numpy()), 1)[0]
+    assert 1.2 <= slope <= 1.8, slope
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="at most 26 names"):
+        ConventionsConfig(model=("local/smollm2-135m",), names=30)
+    with pytest.raises(ConfigError, match="unknown topology"):
+        ConventionsConfig(model=RULES, topology=("moebius",))
+    with pytest.raises(ConfigError, match="unknown rule"):
+        ConventionsConfig(model=("rule:nope",))
+    cfg = ConventionsConfig(model="rule:memory,rule:naming_game", members="8,16", runs=1)
+    assert cfg.model == ("rule:memory", "rule:naming_game") and cfg.members == (8, 16)
+    assert name_pool(2) == ("F", "J") and len(set(n[0] for n in name_pool(26))) == 26
+    assert name_pool(30)[0] == "n1"
+
+
+def test_same_seed_same_tables():
+    cfg = ConventionsConfig(model=RULES, members=(12,), runs=2)
+    a, b = ConventionsStudy(cfg, seed=8).run(), ConventionsStudy(cfg, seed=8).run()
+    pd.testing.assert_frame_equal(a.summary, b.summary)
+    c = ConventionsStudy(cfg, seed=9).run()
+    assert not a.decisions.choice.equals(c.decisions.choice)

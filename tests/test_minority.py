@@ -1,0 +1,146 @@
+"""Committed minorities: establishment, replacement, takeover, critical mass."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.errors import ConfigError
+from workbench.llm import GatewayConfig
+from workbench.llm.accounting import Accounting
+from workbench.llm.types import Decision
+from workbench.studies import STUDIES, check_study, get_study
+from workbench.studies.minority import (
+    MinorityConfig,
+    MinorityStudy,
+    critical_mass,
+    minority_timeline,
+)
+
+NG = ("rule:naming_game",)
+
+
+class EchoGateway:
+    """An 'LLM' that repeats the name its latest partner picked (F when it has none)."""
+
+    def __init__(self):
+        self.requests = []
+        self.config = GatewayConfig(concurrency=2)
+        self.accounting = Accounting()
+
+    def decide(self, requests, rng):
+        out = []
+        for r in requests:
+            self.requests.append(r)
+            rng.random()
+            lines = [x for x in r.messages[-1]["content"].splitlines() if "partner picked" in x]
+            name = lines[-1].split("partner picked ")[1][0] if lines else "F"
+            p = tuple(float(o == name) for o in r.options)
+            out.append(Decision(r.options, p, name, True, "logprobs", r.hash))
+        return out
+
+
+def test_study_registered_and_passes_the_conformance_check():
+    assert get_study("minority") is MinorityStudy and "minority" in STUDIES
+    cfg = MinorityConfig(
+        model=("rule:naming_game", "rule:memory"),
+        members=12,
+        committed=(0.0, 0.25),
+        runs=2,
+        horizon=6,
+    )
+    check_study(MinorityStudy(cfg, seed=4))
+
+
+def test_establishment_then_committed_members_always_give_the_alternative():
+    cfg = MinorityConfig(model=NG, members=20, committed=(0.1, 0.3), runs=1, horizon=5)
+    study = MinorityStudy(cfg, seed=1)
+    result = study.run()
+    df = result.decisions
+    established = df[df.phase == "establish"]
+    assert (established.choice == "F").all() and (established.role == "establishing").all()
+    assert established.step.max() == cfg.establish
+    after = df[df.phase == "minority"]
+    for p, m in ((0.1, 2), (0.3, 6)):
+        rows = after[after.committed == p]
+        committed = rows[rows.role == "committed"]
+        assert committed.member.nunique() == m and (committed.choice == "J").all()
+        assert (rows[rows.role == "member"].model == "rule:naming_game").all()
+    # the same run draws the same order of members: the larger minority holds the smaller
+    small = set(after[(after.committed == 0.1) & (after.role == "committed")].member)
+    large = set(after[(after.committed == 0.3) & (after.role == "committed")].member)
+    assert small < large
+
+
+def test_no_minority_no_takeover_large_minority_takes_over():
+    cfg = MinorityConfig(model=NG, members=24, committed=(0.0, 0.4), runs=3, horizon=30)
+    summary = MinorityStudy(cfg, seed=2).run().summary.set_index("committed")
+    assert summary.loc[0.0, "takeovers"] == 0 and summary.loc[0.0, "alt_share"] == 0
+    assert summary.loc[0.4, "takeovers"] == 3 and summary.loc[0.4, "alt_share"] == 1.0
+    assert summary.loc[0.4, "rounds"] < 10
+    assert (summary.centola_2018 == 0.25).all() and (summary.xie_2011 == 0.10).all()
+
+
+def test_naming_game_critical_mass_is_near_xie_et_al():
+    # Xie et al. 2011: about 10% for the binary-agreement naming game (large N). With
+    # N=24, 8 runs and 30 rounds the estimate lands within a few members of it.
+    cfg = MinorityConfig(
+        model=NG, members=24, committed=(0.0, 0.05, 0.1, 0.15, 0.2, 0.3), runs=8, horizon=30
+    )
+    study = MinorityStudy(cfg, seed=2011)
+    result = study.run()
+    summary = result.summary
+    assert summary.p_takeover.is_monotonic_increasing
+    mass = summary.critical_mass.iloc[0]
+    assert 0.05 <= mass <= 0.2, mass
+    table = study.table(summary)
+    assert "critical mass" in table and table["critical mass"].iloc[0] == f"{100 * mass:.0f}%"
+    assert len(study.plot(result).axes) == 2
+
+
+def test_llm_members_remember_the_scripted_convention():
+    cfg = MinorityConfig(
+        model=("fake/model",),
+        members=8,
+        committed=(0.5,),
+        runs=1,
+        horizon=3,
+        memory=3,
+        establish=3,
+    )
+    gateway = EchoGateway()
+    result = MinorityStudy(cfg, seed=3).run(gateway)
+    first = gateway.requests[0].messages[-1]["content"]
+    assert first.count("your partner picked F (+100 points)") == 3
+    lines = minority_timeline(result.decisions)
+    assert lines.alt_share.iloc[-1] > 0.5  # echoing the committed J members
+    assert result.summary.takeovers.iloc[0] == 1
+
+
+def test_critical_mass_interpolates_the_first_crossing():
+    x = np.array([0.0, 0.1, 0.2, 0.3])
+    assert critical_mass(x, np.array([0, 0.25, 0.75, 1])) == pytest.approx(0.15)
+    assert critical_mass(x, np.array([0.6, 1, 1, 1])) == 0.0
+    assert np.isnan(critical_mass(x, np.array([0, 0, 0.2, 0.4])))
+    assert critical_mass(x[::-1], np.array([1, 0.75, 0.25, 0])) == pytest.approx(0.15)
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError, match="establish"):
+        MinorityConfig(model=NG, memory=8, establish=5)
+    with pytest.raises(ConfigError, match="convention"):
+        MinorityConfig(model=NG, convention=("Q",))
+    with pytest.raises(ConfigError, match="committed fractions"):
+        MinorityConfig(model=NG, committed=(1.2,))
+    cfg = MinorityConfig(model="rule:memory", committed="0,0.25", convention="F,J", names=2)
+    assert cfg.committed == (0.0, 0.25) and [cfg.alternative(c) for c in "FJ"] == ["J", "F"]
+    assert [c["committed_members"] for c in cfg.conditions()] == [0, 6, 0, 6]
+
+
+def test_same_seed_same_tables():
+    cfg = MinorityConfig(model=NG, members=12, committed=(0.0, 0.3), runs=2, horizon=8)
+    a, b = MinorityStudy(cfg, seed=5).run(), MinorityStudy(cfg, seed=5).run()
+    pd.testing.assert_frame_equal(a.summary, b.summary)

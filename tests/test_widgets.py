@@ -1,0 +1,450 @@
+"""The Explorer panel, headless: set widgets, click Run, check what was built and shown."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import shlex
+import threading
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from workbench.commands.run import add_config_arguments, add_run_arguments, config_from_args
+from workbench.errors import ConfigError
+from workbench.llm import Gateway, GatewayConfig
+from workbench.society import NORMS, Topology
+from workbench.studies import StudyInterrupted
+from workbench.studies.asch import AschConfig, AschStudy
+from workbench.widgets import (
+    Explorer,
+    SandboxConfig,
+    SandboxStudy,
+    default_studies,
+    notebook_gateway,
+)
+from workbench.widgets.controls import NormControl, PersonaMix, to_argv
+from workbench.widgets.sandbox import parse_mix
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+RULES = ("rule:majority=0.75", "rule:committed:B=0.25")
+
+
+class Recording(SandboxStudy):
+    """The sandbox, keeping every society it builds (to check what a run really built)."""
+
+    built: list = []
+
+    def build(self, unit, gateway=None, run_id=""):
+        society = super().build(unit, gateway, run_id)
+        if run_id:  # built for a run, not for drawing the network afterwards
+            type(self).built.append(society)
+        return society
+
+
+@pytest.fixture
+def panel():
+    Recording.built = []
+    p = Explorer(studies={"sandbox": Recording, "asch": AschStudy})
+    yield p
+    p.stop()
+    p.wait(30)
+
+
+def images(output) -> list[bytes]:
+    """The PNG images an Output widget holds."""
+    return [
+        base64.b64decode(o["data"]["image/png"]) for o in output.outputs if "image/png" in o["data"]
+    ]
+
+
+def status(panel) -> str:
+    """The panel's status line as text."""
+    return html.unescape(panel.status.value)
+
+
+def click_run(panel, timeout=60):
+    panel.run_button.click()
+    assert panel.wait(timeout) is not None or panel.error, "the run did not end"
+    assert not panel.running
+
+
+def cli_config(config_class, argv):
+    """The config ``workbench run STUDY <argv>`` builds: the CLI's own parser and builder."""
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, config_class)
+    add_run_arguments(parser)
+    return config_from_args(config_class, parser.parse_args(argv))
+
+
+def test_widgets_are_named_after_the_config_fields(panel):
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(SandboxConfig)]
+    assert list(panel.controls) == names
+    for name, control in panel.controls.items():
+        described = getattr(control, "description", None) or getattr(control, "field", None)
+        assert described == name
+    panel.study_select.value = "asch"
+    assert list(panel.controls) == [f.name for f in dataclasses.fields(AschConfig)]
+
+
+def test_every_registered_study_gets_a_form_that_gives_its_default_config():
+    import dataclasses
+
+    panel = Explorer()
+    for name, study in default_studies().items():
+        panel.study_select.value = name
+        assert list(panel.controls) == [f.name for f in dataclasses.fields(study.Config)]
+        assert panel.config() == study.Config(), name
+        assert panel.command_line() == f"workbench run {name} --seed=1"
+
+
+def test_run_builds_the_society_from_exactly_the_widget_values(panel):
+    c = panel.controls
+    c["members"].value = 12
+    c["mix"].value = RULES
+    c["topology"].value = "watts_strogatz"
+    c["k"].value = 2
+    c["p"].value = 0.3
+    c["norm"].value = "harmony"
+    c["memory"].value = 3
+    c["schedule"].value = "sequential"
+    c["exchange"].value = "counts"
+    c["question"].value = "park"
+    c["rounds"].value = 5
+    c["replicates"].value = 3
+    panel.seed.value = "42"
+    assert panel.plot_output.outputs == ()
+
+    click_run(panel)
+
+    assert panel.error is None, panel.status.value
+    expected = SandboxConfig(
+        members=12,
+        mix=RULES,
+        topology="watts_strogatz",
+        k=2,
+        p=0.3,
+        norm="harmony",
+        memory=3,
+        schedule="sequential",
+        exchange="counts",
+        question="park",
+        rounds=5,
+        replicates=3,
+    )
+    assert panel.study.config == expected and panel.study.seed == 42
+    assert len(Recording.built) == 3
+    reference = SandboxStudy(expected, seed=42)
+    for society, unit in zip(Recording.built, reference.units(42), strict=True):
+        assert society.seed == unit.seed
+        assert len(society.members) == 12
+        models = sorted(m.person.model for m in society.members)
+        assert models == ["rule:committed:B"] * 3 + ["rule:majority"] * 9
+        s = society.situation
+        assert (s.norm, s.memory, s.schedule, s.exchange) == ("harmony", 3, "sequential", "counts")
+        assert s.topology == Topology("watts_strogatz", k=2, p=0.3)
+        expected_graph = reference.build(unit).network.G
+        assert nx.utils.graphs_equal(society.network.G, expected_graph)
+        assert all(d == 2 for _, d in nx.watts_strogatz_graph(12, 2, 0).degree)
+        assert society.task.rounds[0].options == ("A", "B") and len(society.task) == 5
+    result = panel.result
+    assert result.complete and len(result.decisions) == 12 * 5 * 3
+    assert len(images(panel.plot_output)) == 1
+    assert images(panel.plot_output)[0][:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(images(panel.network_output)) == 1
+    assert panel.progress.value == panel.progress.max == 3
+    assert "done: 180 decisions from 3 of 3 societies" in panel.status.value
+
+
+def test_the_panel_builds_the_config_the_cli_builds(panel):
+    c = panel.controls
+    c["members"].value = 7
+    c["mix"].value = ("team_player=2", "rule:conformist:0.3=1")
+    c["topology"].value = "grid"
+    c["rows"].value = "7"
+    c["periodic"].value = True
+    c["norm"].value = "Everyone here values a quick decision."
+    c["temperature"].value = 0.5
+    panel.seed.value = "3"
+    argv = shlex.split(panel.command_line())
+    assert argv[:3] == ["workbench", "run", "sandbox"]
+    assert cli_config(SandboxConfig, argv[3:]) == panel.config()
+    assert panel.config().rows == 7 and panel.config().periodic is True
+    assert panel.config().mix == ("team_player=2", "rule:conformist:0.3=1")
+
+    panel.study_select.value = "asch"
+    a = panel.controls
+    a["model"].value = "rule:conformist:0.3"
+    a["majority"].value = "0,2,5"
+    a["ally"].value = ""
+    a["norm"].value = "private"
+    a["persona"].value = ("team_player", "independent_thinker")
+    a["subjects"].value = 3
+    full = shlex.split(panel.command_line(full=True))
+    assert cli_config(AschConfig, full[3:]) == panel.config()
+    assert cli_config(AschConfig, shlex.split(panel.command_line())[3:]) == panel.config()
+    assert panel.config() == AschConfig(
+        model="rule:conformist:0.3",
+        majority=(0, 2, 5),
+        ally=(),
+        norm=("private",),
+        persona=("team_player", "independent_thinker"),
+        subjects=3,
+    )
+
+
+def test_the_command_line_runs_in_the_real_cli(panel, monkeypatch, tmp_path):
+    """For a registered study, ``workbench`` parses the panel's command into the same config."""
+    import workbench.commands
+    from workbench import cli
+    from workbench.commands import run as run_command
+
+    if run_command not in workbench.commands.COMMANDS:  # until the dispatcher lists it
+        monkeypatch.setattr(
+            workbench.commands, "COMMANDS", [*workbench.commands.COMMANDS, run_command]
+        )
+    panel.study_select.value = "asch"
+    panel.controls["model"].value = "rule:majority"
+    panel.controls["majority"].value = "1,3"
+    args = cli.build_parser().parse_args(shlex.split(panel.command_line())[1:])
+    assert config_from_args(AschConfig, args) == panel.config()
+    assert args.seed == panel.seed_value() == 1
+
+
+def test_topology_parameters_appear_for_their_topology_only(panel):
+    shown = lambda name: panel.controls[name].layout.display != "none"  # noqa: E731
+    panel.controls["topology"].value = "complete"
+    assert not any(shown(n) for n in ("k", "p", "m", "homophily", "rows", "periodic"))
+    panel.controls["topology"].value = "watts_strogatz"
+    assert shown("k") and shown("p") and not shown("m") and not shown("rows")
+    panel.controls["topology"].value = "sbm"
+    assert shown("p") and shown("homophily") and not shown("k")
+    panel.controls["topology"].value = "grid"
+    assert shown("rows") and shown("periodic") and not shown("p")
+    assert shown("members") and shown("model")  # never hidden with them
+
+
+def test_norm_presets_and_free_text():
+    norm = NormControl("norm", "none")
+    norm.preset.value = "accuracy"
+    assert norm.value == "accuracy" and norm.text.value == NORMS["accuracy"]
+    norm.text.value = "Speak your mind."
+    assert norm.value == "Speak your mind." and norm.preset.value == "custom"
+    norm.text.value = NORMS["harmony"]
+    assert norm.value == "harmony" and norm.preset.value == "harmony"
+    norm.value = "public"
+    assert norm.text.value == NORMS["public"]
+
+
+def test_persona_mix_rows_and_value():
+    mix = PersonaMix("mix", ("none=0.8", "rule:committed:B=0.2"), lambda: ["none", "team_player"])
+    assert len(mix.rows.children) == 2
+    mix.add.click()
+    assert mix.value == ("none=0.8", "rule:committed:B=0.2", "none=1")
+    pick, share, _ = mix.rows.children[2].children
+    pick.value, share.value = "team_player", 0.5
+    assert mix.value[-1] == "team_player=0.5"
+    mix.rows.children[0].children[2].click()  # remove the first row
+    assert mix.value == ("rule:committed:B=0.2", "team_player=0.5")
+    mix.value = ("team_player=1",)
+    assert len(mix.rows.children) == 1
+    assert parse_mix(("a=1", "b")) == [("a", 1.0), ("b", 1.0)]
+
+
+def test_a_persona_is_viewed_edited_saved_and_used(panel, tmp_path):
+    panel.persona_dir = tmp_path
+    panel.persona_pick.value = "team_player"
+    assert "team player" in panel.persona_text.value
+    panel.persona_text.value = "You always side with whoever spoke last."
+    panel.persona_name.value = "last_word"
+    panel.persona_save.click()
+    path = tmp_path / "personas.json"
+    assert json.loads(path.read_text())["personas"][0]["name"] == "last_word"
+    assert panel.controls["persona_file"].value == str(path)
+    pick = panel.controls["mix"].rows.children[0].children[0]
+    assert "last_word" in pick.options
+    panel.controls["mix"].value = ("last_word=1",)
+    panel.controls["model"].value = "local/smollm2-135m"
+    config = panel.config()
+    assert config.persona_file == str(path)
+    person = config.person("last_word")
+    assert person.persona.text == "You always side with whoever spoke last."
+    panel.persona_name.value = "two words"
+    panel.persona_save.click()
+    assert "one word" in panel.persona_note.value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("members", 0, "members must be at least 1"),
+        ("k", 3, "needs an even k"),
+        ("topology_seed", "abc", "seed must be a whole number"),
+        ("mix", ("wizard=1",), "unknown persona 'wizard'"),
+        ("mix", ("rule:majority=lots",), "is not a number"),
+        ("question", "riddle", "unknown question 'riddle'"),
+        ("norm", "vibes", "unknown norm 'vibes'"),
+    ],
+)
+def test_bad_parameters_show_as_a_message(panel, field, value, message):
+    if field == "topology_seed":
+        panel.seed.value = value
+    else:
+        panel.controls[field].value = value
+    assert panel.run() is None  # nothing started
+    assert message in panel.error and message in status(panel)
+    assert "Error" in status(panel) and not panel.running
+    panel.controls["members"].value = 10
+    panel.controls["k"].value = 4
+    panel.controls["mix"].value = RULES
+    panel.controls["question"].value = "park"
+    panel.controls["norm"].value = "none"
+    panel.seed.value = "1"
+    click_run(panel)
+    assert panel.error is None and "done:" in panel.status.value  # the message clears
+
+
+def test_an_unavailable_model_shows_as_a_message(panel):
+    panel.controls["model"].value = "local/no-such-model"
+    panel.controls["mix"].value = ("none=1",)
+    click_run(panel)
+    assert "unknown local model 'no-such-model'" in panel.error
+    assert "unknown local model" in status(panel)
+    assert panel.progress.bar_style == "danger" and not panel.run_button.disabled
+
+
+class Gated(SandboxStudy):
+    """A sandbox whose third society waits for a gate: a run to stop in the middle of."""
+
+    gate = threading.Event()
+
+    def build(self, unit, gateway=None, run_id=""):
+        if run_id and unit.index == 2:
+            assert type(self).gate.wait(30)
+        return super().build(unit, gateway, run_id)
+
+
+def test_stop_interrupts_a_run_and_keeps_what_finished():
+    Gated.gate = threading.Event()
+    panel = Explorer(studies={"gated": Gated}, workers=1)
+    panel.controls["mix"].value = RULES
+    panel.controls["replicates"].value = 10
+    panel.run_button.click()
+    assert panel.running and panel.run_button.disabled and not panel.stop_button.disabled
+    for _ in range(300):  # two societies finish, the third waits at the gate
+        if panel.progress.value == 2:
+            break
+        threading.Event().wait(0.05)
+    assert panel.progress.value == 2
+    panel.stop_button.click()
+    assert "stopping" in panel.status.value
+    Gated.gate.set()  # the running society finishes; no new one starts after Stop is seen
+    result = panel.wait(30)
+    done = result.metadata["units_done"]
+    assert not result.complete and result.metadata["units"] == 10
+    assert done in (3, 4)  # the pool may have started one more before the stop was seen
+    assert sorted(result.decisions.replicate.unique()) == list(range(done))
+    assert f"stopped: {40 * done} decisions from {done} of 10 societies" in status(panel)
+    assert len(images(panel.plot_output)) == 1  # the plot of what finished
+    assert [v for _, v in panel.unit.options][:3] == [0, 1, 2]
+
+
+def test_study_run_stop_and_on_unit_hooks():
+    stop, seen = threading.Event(), []
+
+    def on_unit(unit, decisions):
+        seen.append((unit.index, len(decisions)))
+        if len(seen) == 2:
+            stop.set()
+
+    study = SandboxStudy(SandboxConfig(mix=RULES, replicates=6), seed=1)
+    with pytest.raises(StudyInterrupted) as caught:
+        study.run(workers=1, stop=stop, on_unit=on_unit)
+    partial = caught.value.result
+    assert 2 <= partial.metadata["units_done"] < 6 and not partial.complete
+    assert seen[:2] == [(0, 40), (1, 40)]  # called as each society finishes
+    assert study.run(workers=1, on_unit=lambda u, d: None).complete  # hooks are optional
+
+
+def test_network_view_follows_the_slider_and_the_society(panel):
+    panel.controls["mix"].value = RULES
+    panel.controls["rounds"].value = 6
+    click_run(panel)
+    assert panel.step.max == 6 and panel.step.value == 6
+    last = images(panel.network_output)[0]
+    panel.step.value = 1
+    first = images(panel.network_output)[0]
+    assert first != last
+    panel.unit.value = 1
+    assert panel.step.value == 6 and images(panel.network_output)[0] != last
+
+
+def test_compare_keeps_the_last_plot_beside_the_new_one(panel):
+    panel.controls["mix"].value = RULES
+    click_run(panel)
+    first = images(panel.plot_output)[0]
+    assert panel.previous_box.layout.display == "none"
+    panel.compare.value = True
+    panel.controls["topology"].value = "complete"
+    click_run(panel)
+    assert images(panel.previous_output) == [first]
+    assert images(panel.plot_output)[0] != first
+    assert panel.previous_box.layout.display != "none"
+    assert "topology='watts_strogatz'" in html.unescape(panel.previous_label.value)
+    panel.compare.value = False
+    assert panel.previous_box.layout.display == "none"
+
+
+def test_a_canonical_study_runs_in_the_panel(panel):
+    panel.study_select.value = "asch"
+    panel.controls["model"].value = "rule:conformist:0.3"
+    panel.controls["subjects"].value = 2
+    panel.controls["majority"].value = "0,3"
+    panel.controls["ally"].value = ""
+    click_run(panel)
+    assert panel.error is None, panel.status.value
+    assert panel.result.summary.majority.tolist() == [0, 3]
+    assert len(images(panel.plot_output)) == 1 and len(images(panel.network_output)) == 1
+    assert panel.unit.options[0][0].startswith("0: norm=public")
+
+
+def test_llm_members_replay_from_the_notebook_cassette(monkeypatch):
+    """The default sandbox run of 02_explore.ipynb, replayed: no model is loaded."""
+    monkeypatch.chdir(NOTEBOOKS)
+    gateway = notebook_gateway("cassettes/02_explore.jsonl", mode="replay")
+    with gateway:
+        panel = Explorer(gateway)
+        click_run(panel, timeout=120)
+        totals = gateway.accounting.totals()
+    assert panel.error is None, panel.status.value
+    assert totals["calls"] == 0 and totals["cassette_hits"] > 0
+    llm = panel.result.decisions[panel.result.decisions.role == "llm"]
+    assert len(llm) == 8 * 4 * 2 and llm.valid.all()
+    assert len(images(panel.plot_output)) == 1
+
+
+def test_a_replay_miss_is_a_readable_message(monkeypatch, tmp_path):
+    cassette = tmp_path / "empty.jsonl"
+    cassette.write_text("")
+    with Gateway(GatewayConfig(cassette=str(cassette), cassette_mode="replay")) as gateway:
+        panel = Explorer(gateway)
+        panel.controls["members"].value = 5
+        panel.controls["replicates"].value = 1
+        click_run(panel)
+    assert "is not in cassette" in panel.error and "not recorded" in status(panel)
+
+
+def test_to_argv_rejects_what_the_cli_would_split():
+    from workbench.widgets.controls import config_parser
+
+    parser = config_parser(AschConfig)
+    with pytest.raises(ConfigError, match="contains a comma"):
+        to_argv(parser, {"norm": ("Be brief, be kind.",)})
+    with pytest.raises(ConfigError, match="needs at least one entry"):
+        to_argv(parser, {"persona": ()})
+    assert to_argv(parser, {"ally": ()}) == ["--ally=none"]

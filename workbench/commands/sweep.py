@@ -1,0 +1,149 @@
+"""``workbench sweep STUDY``: every (condition x seed) of a study, resumable, on any executor.
+
+``workbench sweep asch --model rule:conformist:0.3 --grid majority=1,3 --grid
+temperature=0,1 --seeds 8`` runs 2 x 2 conditions x 8 seeds = 32 runs. The study's config
+flags (as for ``workbench run``) set the base config; each ``--grid key=v1,v2`` sweeps a
+config field. Each run is stored in the result store as it finishes, under an id derived
+from (study, config, seed): running the same command again skips the stored runs, so an
+interrupted sweep resumes where it stopped.
+
+Executors: ``--executor serial`` (default, this process), ``process`` (``--workers N``
+local processes; ``--workers`` alone implies it) or ``dask`` (an embedded local cluster
+of ``--workers N`` processes), or ``--scheduler tcp://HOST:PORT`` to join a running Dask
+cluster (every worker needs workbench installed). Recording a cassette needs the serial
+executor; replaying one works with any.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from workbench.errors import ConfigError
+
+_KEEP = ("run_id", "seed", "status", "seconds")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``sweep`` and one sub-parser per study, with flags from its config fields."""
+    from workbench.commands.run import CASSETTE_MODES, add_config_arguments
+    from workbench.studies import STUDIES
+    from workbench.sweep import EXECUTORS
+
+    p = sub.add_parser(
+        "sweep",
+        help="run a study over a grid of conditions and seeds (resumable)",
+        description=__doc__.splitlines()[0],
+    )
+    studies = p.add_subparsers(dest="study", metavar="STUDY")
+    studies.required = True
+    for name, study in STUDIES.items():
+        doc = (study.__doc__ or name).strip().splitlines()[0]
+        sp = studies.add_parser(name, help=doc, description=f"Sweep: {doc}")
+        add_config_arguments(sp, study.Config)
+        sweep = sp.add_argument_group("sweep")
+        sweep.add_argument(
+            "--grid",
+            action="extend",
+            nargs="+",
+            default=[],
+            metavar="KEY=V1,V2",
+            help="a config field and its values; repeat for more fields",
+        )
+        sweep.add_argument(
+            "--seeds", type=int, default=1, metavar="N", help="seeds per condition (default: 1)"
+        )
+        sweep.add_argument(
+            "--first-seed", type=int, default=0, metavar="S", help="first seed (default: 0)"
+        )
+        sweep.add_argument(
+            "--executor", choices=EXECUTORS, default=None, help="where runs execute (serial)"
+        )
+        sweep.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            metavar="N",
+            help="processes (process, dask); alone, implies --executor process",
+        )
+        sweep.add_argument(
+            "--scheduler",
+            default=None,
+            metavar="tcp://HOST:PORT",
+            help="join a running Dask cluster",
+        )
+        sweep.add_argument(
+            "--store",
+            type=Path,
+            default=None,
+            metavar="PATH",
+            help="result store (default: $WORKBENCH_STORE or ./workbench-results.sqlite)",
+        )
+        sweep.add_argument("--cassette", default=None, metavar="PATH", help="cassette file")
+        sweep.add_argument(
+            "--cassette-mode",
+            choices=CASSETTE_MODES,
+            default=None,
+            help="off, record, replay or auto (default: auto with --cassette, else off)",
+        )
+        sweep.add_argument(
+            "--concurrency",
+            type=int,
+            default=8,
+            metavar="N",
+            help="model calls in flight per run (default: 8)",
+        )
+        sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+        sp.set_defaults(handler=_sweep)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from workbench.commands.run import config_from_args
+    from workbench.llm import GatewayConfig
+    from workbench.store import ResultStore
+    from workbench.studies import get_study
+    from workbench.sweep import Sweep, executor
+
+    study_cls = get_study(args.study)
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.first_seed < 0:
+        raise ConfigError(f"--first-seed must be 0 or more, got {args.first_seed}")
+    if args.concurrency < 1:
+        raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
+    kind = args.executor or (
+        "dask" if args.scheduler else "process" if args.workers is not None else "serial"
+    )
+    mode = args.cassette_mode or ("auto" if args.cassette else "off")
+    if mode in ("record", "auto") and kind != "serial":
+        raise ConfigError(
+            f"recording a cassette needs --executor serial (parallel runs would overwrite "
+            f"each other's recordings); use --cassette-mode replay with {kind}"
+        )
+    gateway = GatewayConfig(
+        concurrency=args.concurrency, cassette=args.cassette, cassette_mode=mode
+    )
+    sweep = Sweep(
+        study_cls,
+        args.grid,
+        range(args.first_seed, args.first_seed + args.seeds),
+        config=config_from_args(study_cls.Config, args),
+        gateway=gateway,
+    )
+    sweep.runs()  # every combination is a valid config before anything starts
+    store = ResultStore(args.store)
+    start = time.perf_counter()
+    with executor(kind, args.workers, args.scheduler) as pool:
+        result = sweep.run(pool, store, progress=not args.no_progress)
+    runs = result.runs
+    shown = runs[[c for c in runs.columns if c not in _KEEP] + list(_KEEP)]
+    print(shown.to_string(index=False))
+    ran, stored = int((runs.status == "ran").sum()), int((runs.status == "stored").sum())
+    print(
+        f"\nsweep {sweep.name}: {len(runs)} runs, {ran} ran now, {stored} already stored, "
+        f"{time.perf_counter() - start:.1f} s ({kind}); store {store.path}",
+        file=sys.stdout,
+    )
+    return 0

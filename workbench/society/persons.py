@@ -1,0 +1,286 @@
+"""Persons: what a member brings to a society before any interaction.
+
+A person is either an :class:`LLMPerson` (a litellm model string plus a persona prompt) or
+a rule policy (a :class:`RulePerson`). Both are immutable and share one interface: a
+``model`` string and a ``persona``; an LLM person builds a
+:class:`~workbench.llm.types.DecisionRequest` for the gateway, a rule person returns the
+:class:`~workbench.llm.types.Decision` itself. So LLM and rule members share a society, and
+rule members serve as confederates, baselines and committed minorities.
+
+Rule policies are distributions over the options; the choice is drawn with one uniform
+number from the society's generator, exactly as the gateway draws an LLM's choice.
+Every policy passes :func:`workbench.society.checks.check_policy`.
+
+References
+----------
+.. [1] S. E. Asch, "Studies of independence and conformity: I. A minority of one against a
+   unanimous majority", Psychological Monographs 70(9), 1-70 (1956). Confederates.
+.. [2] J. Xie et al., "Social consensus through the influence of committed minorities",
+   Phys. Rev. E 84, 011130 (2011). Committed agents.
+.. [3] D. Centola, J. Becker, D. Brackbill and A. Baronchelli, "Experimental evidence for
+   tipping points in social convention", Science 360(6393), 1116-1119 (2018).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from workbench.errors import ConfigError
+from workbench.llm.types import Decision, DecisionRequest
+from workbench.society.personas import NO_PERSONA, Persona, resolve_persona
+from workbench.society.task import Observation, Task
+
+__all__ = [
+    "RULES",
+    "Committed",
+    "Confederate",
+    "Conformist",
+    "LLMPerson",
+    "Majority",
+    "Person",
+    "RulePerson",
+    "Truthful",
+    "make_person",
+    "register_rule",
+]
+
+
+@dataclass(frozen=True)
+class LLMPerson:
+    """A language model with a persona.
+
+    Parameters
+    ----------
+    model : str
+        A litellm model string, e.g. ``"local/smollm2-135m"``.
+    persona : Persona
+        The persona prompt (none by default).
+    temperature : float
+        Sampling temperature of the choice (0 takes the most likely option).
+    """
+
+    model: str
+    persona: Persona = NO_PERSONA
+    temperature: float = 1.0
+    is_rule: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if not self.model or self.model.startswith("rule:"):
+            raise ConfigError(f"an LLM person needs a litellm model string, got {self.model!r}")
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be non-negative, got {self.temperature}")
+
+    def request(self, observation: Observation, task: Task, norm: str = "") -> DecisionRequest:
+        """The forced-choice request for one observation (no I/O)."""
+        return DecisionRequest(
+            model=self.model,
+            messages=task.messages(observation, persona=self.persona.text, norm=norm),
+            options=observation.options,
+            temperature=self.temperature,
+        )
+
+
+class RulePerson(ABC):
+    """A rule policy: a distribution over the options, computed from the observation.
+
+    Subclasses are frozen dataclasses that implement :meth:`probabilities`; a choice is
+    drawn by :meth:`decide` with exactly one uniform number from the generator.
+    """
+
+    is_rule: ClassVar[bool] = True
+    kind: ClassVar[str] = "rule"
+    persona: ClassVar[Persona] = NO_PERSONA
+
+    @property
+    def model(self) -> str:
+        """The spec string that :func:`make_person` parses back into this policy."""
+        return f"rule:{self.kind}"
+
+    @abstractmethod
+    def probabilities(self, observation: Observation) -> tuple[float, ...]:
+        """Probability of each option, aligned with ``observation.options``."""
+
+    def decide(self, observation: Observation, rng: np.random.Generator) -> Decision:
+        """Draw this policy's choice for ``observation``."""
+        p = np.asarray(self.probabilities(observation), dtype=float)
+        u = rng.random()
+        index = min(int(np.searchsorted(np.cumsum(p), u, side="right")), len(p) - 1)
+        return Decision.from_rule(observation.options, tuple(p), observation.options[index])
+
+
+def _one_hot(options: tuple[str, ...], choices: tuple[str, ...]) -> tuple[float, ...]:
+    """Uniform over ``choices`` (all options when empty)."""
+    choices = choices or options
+    return tuple(1.0 / len(choices) if o in choices else 0.0 for o in options)
+
+
+@dataclass(frozen=True)
+class Truthful(RulePerson):
+    """Always gives the correct answer (uniform at random when there is none)."""
+
+    kind: ClassVar[str] = "truthful"
+
+    def probabilities(self, observation: Observation) -> tuple[float, ...]:
+        correct = observation.round.correct
+        return _one_hot(observation.options, (correct,) if correct else ())
+
+
+@dataclass(frozen=True)
+class Majority(RulePerson):
+    """Always agrees with the majority of the answers it sees.
+
+    Ties are broken uniformly at random; with nothing seen it answers truthfully.
+    """
+
+    kind: ClassVar[str] = "majority"
+
+    def probabilities(self, observation: Observation) -> tuple[float, ...]:
+        majority = observation.majority()
+        if not majority:
+            return Truthful().probabilities(observation)
+        return _one_hot(observation.options, majority)
+
+
+@dataclass(frozen=True)
+class Conformist(RulePerson):
+    """Follows the majority with probability ``p``, otherwise answers truthfully.
+
+    Parameters
+    ----------
+    p : float
+        Probability of conforming, in [0, 1].
+    """
+
+    p: float = 0.5
+    kind: ClassVar[str] = "conformist"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p <= 1.0:
+            raise ConfigError(f"conformist p must be in [0, 1], got {self.p}")
+
+    @property
+    def model(self) -> str:
+        return f"rule:conformist:{self.p:g}"
+
+    def probabilities(self, observation: Observation) -> tuple[float, ...]:
+        follow = np.asarray(Majority().probabilities(observation))
+        truth = np.asarray(Truthful().probabilities(observation))
+        return tuple(float(x) for x in self.p * follow + (1 - self.p) * truth)
+
+
+@dataclass(frozen=True)
+class Committed(RulePerson):
+    """Always gives the same answer, whatever it sees (a committed minority member).
+
+    Parameters
+    ----------
+    option : str
+        The answer; it must be one of the options of every round.
+    """
+
+    option: str = "A"
+    kind: ClassVar[str] = "committed"
+
+    @property
+    def model(self) -> str:
+        return f"rule:committed:{self.option}"
+
+    def probabilities(self, observation: Observation) -> tuple[float, ...]:
+        if self.option not in observation.options:
+            raise ConfigError(
+                f"committed option {self.option!r} is not one of {observation.options}"
+            )
+        return _one_hot(observation.options, (self.option,))
+
+
+@dataclass(frozen=True)
+class Confederate(RulePerson):
+    """Gives the round's planted answer when it has one, else the correct answer.
+
+    Asch's confederates answered unanimously wrong on the critical trials and right on
+    the neutral ones [1]_.
+    """
+
+    kind: ClassVar[str] = "confederate"
+
+    def probabilities(self, observation: Observation) -> tuple[float, ...]:
+        planted = observation.round.planted
+        if planted is None:
+            return Truthful().probabilities(observation)
+        return _one_hot(observation.options, (planted,))
+
+
+#: Rule policies by kind, as named in ``rule:<kind>[:<parameter>]`` specs.
+RULES: dict[str, type[RulePerson]] = {
+    cls.kind: cls for cls in (Truthful, Majority, Conformist, Committed, Confederate)
+}
+
+Person = LLMPerson | RulePerson
+
+
+def register_rule(cls: type[RulePerson]) -> type[RulePerson]:
+    """Let :func:`make_person` build ``cls`` from ``rule:<kind>[:<parameter>]`` specs.
+
+    Usable as a class decorator. A policy with parameters defines a classmethod
+    ``from_parameter(text)`` that parses the text after the kind (``""`` when there is
+    none) and a ``model`` property that writes it back, so the spec round-trips.
+    """
+    RULES[cls.kind] = cls
+    return cls
+
+
+def make_person(
+    model: str,
+    persona: str | Persona = "none",
+    *,
+    temperature: float = 1.0,
+    persona_file: str | None = None,
+) -> Person:
+    """Build a person from a model string.
+
+    Parameters
+    ----------
+    model : str
+        A litellm model string for an LLM person, or a rule spec: ``"rule:truthful"``,
+        ``"rule:majority"``, ``"rule:conformist:0.3"``, ``"rule:committed:B"``,
+        ``"rule:confederate"``.
+    persona : str or Persona
+        Persona name, custom text or ``"none"`` (LLM persons only; rules ignore it).
+    temperature : float
+        Sampling temperature of an LLM person.
+    persona_file : str or None
+        Optional user persona file, see :func:`~workbench.society.personas.load_personas`.
+
+    Returns
+    -------
+    Person
+
+    Raises
+    ------
+    ConfigError
+        For an unknown rule or a malformed parameter.
+    """
+    if not model.startswith("rule:"):
+        return LLMPerson(model, resolve_persona(persona, persona_file), temperature)
+    kind, _, parameter = model.removeprefix("rule:").partition(":")
+    if kind not in RULES:
+        raise ConfigError(f"unknown rule {kind!r}; choose one of {', '.join(RULES)}")
+    if kind == "conformist":
+        try:
+            return Conformist(float(parameter or 0.5))
+        except ValueError:
+            raise ConfigError(f"conformist needs a probability, got {parameter!r}") from None
+    if kind == "committed":
+        if not parameter:
+            raise ConfigError("committed needs an option, e.g. rule:committed:A")
+        return Committed(parameter)
+    parse = getattr(RULES[kind], "from_parameter", None)
+    if parse is not None:
+        return parse(parameter)
+    if parameter:
+        raise ConfigError(f"rule {kind!r} takes no parameter, got {parameter!r}")
+    return RULES[kind]()

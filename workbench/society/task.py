@@ -1,0 +1,219 @@
+"""Tasks: the forced choice put to every member, and how its prompt is rendered.
+
+A :class:`Task` hands the society one :class:`Round` per step (the question, its option
+labels, the correct answer if there is one). A member sees the round through an
+:class:`Observation`: the answers of others that the exchange rule lets through and its
+memory of earlier rounds. :meth:`Task.messages` renders both, with the person's persona and
+the situation's norm, into the chat messages an LLM member is asked.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.errors import ConfigError
+
+__all__ = ["Observation", "Recollection", "Round", "Task"]
+
+
+@dataclass(frozen=True)
+class Round:
+    """One question, as put to every member in a step.
+
+    Parameters
+    ----------
+    question : str
+        The question text, options included.
+    options : tuple of str
+        The labels a member answers with (``("A", "B", "C")``).
+    correct : str or None
+        The correct label, when the task has one.
+    planted : str or None
+        The answer a scripted member (a confederate) is told to give, if any.
+    info : mapping
+        Structured facts about the round, copied into every result row (e.g. ``trial``,
+        ``critical``).
+    """
+
+    question: str
+    options: tuple[str, ...]
+    correct: str | None = None
+    planted: str | None = None
+    info: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", tuple(self.options))
+        if len(self.options) < 2 or len(set(self.options)) != len(self.options):
+            raise ConfigError(f"a round needs at least two distinct options, got {self.options}")
+        for name in ("correct", "planted"):
+            value = getattr(self, name)
+            if value is not None and value not in self.options:
+                raise ConfigError(f"{name} answer {value!r} is not one of {self.options}")
+
+
+@dataclass(frozen=True)
+class Recollection:
+    """What a member remembers of one earlier round.
+
+    Parameters
+    ----------
+    step : int
+        The step of the round.
+    choice : str or None
+        The member's own answer.
+    saw : str
+        The others' answers as the member saw them, on one line.
+    other : str or None
+        In the pairwise schedules, the partner's answer (None otherwise).
+    role : str
+        In the ``"speaker_hearer"`` schedule, ``"speaker"`` or ``"hearer"``; empty otherwise.
+    """
+
+    step: int
+    choice: str | None
+    saw: str
+    other: str | None = None
+    role: str = ""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one member sees before it answers.
+
+    Parameters
+    ----------
+    round : Round
+        The question of this step.
+    seen : tuple of (str, str)
+        ``(who, answer)`` for each answer the exchange rule lets through, in the order
+        they were given.
+    memory : tuple of Recollection
+        The member's last rounds, oldest first.
+    exchange : {"answers", "counts"}
+        Whether the member sees who answered what, or only how many chose each option.
+    answer : str or None
+        The member's own latest answer (its current opinion), if it has one.
+    value : float or None
+        The member's own continuous state, for rules that keep one (opinion dynamics).
+    values : tuple of float or None
+        The continuous state of each seen member, aligned with ``seen`` (None for members
+        without one); empty when the schedule passes none.
+    order : tuple of str
+        The order in which the prompt lists the options (a permutation of ``options``,
+        drawn per prompt when the situation shuffles them); empty: ``options`` order.
+    """
+
+    round: Round
+    seen: tuple[tuple[str, str], ...] = ()
+    memory: tuple[Recollection, ...] = ()
+    exchange: str = "answers"
+    answer: str | None = None
+    value: float | None = None
+    values: tuple[float | None, ...] = ()
+    order: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return self.round.options
+
+    @property
+    def listed(self) -> tuple[str, ...]:
+        """The options in the order the prompt lists them."""
+        return self.order or self.round.options
+
+    def counts(self) -> dict[str, int]:
+        """Number of seen answers per option, in option order."""
+        tally = Counter(answer for _, answer in self.seen)
+        return {option: tally[option] for option in self.options}
+
+    def majority(self) -> tuple[str, ...]:
+        """The most common seen answer(s); empty when nothing was seen."""
+        counts = self.counts()
+        top = max(counts.values())
+        return tuple(o for o, c in counts.items() if c == top) if top else ()
+
+    def text(self) -> str:
+        """The others' answers as the member reads them (empty when none)."""
+        if not self.seen:
+            return ""
+        if self.exchange == "counts":
+            parts = [f"{c} chose {o}" for o, c in self.counts().items() if c]
+            return "Answers so far: " + ", ".join(parts) + "."
+        return "\n".join(f"{who} answered: {answer}" for who, answer in self.seen)
+
+    def brief(self) -> str:
+        """The others' answers on one line, for memory and result rows."""
+        if self.exchange == "counts":
+            return ", ".join(f"{o}: {c}" for o, c in self.counts().items() if c)
+        return "; ".join(f"{who}: {answer}" for who, answer in self.seen)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A forced-choice task: a sequence of rounds and a prompt renderer.
+
+    Parameters
+    ----------
+    rounds : sequence of Round
+        The round of each step; step ``t`` (1-based) gets ``rounds[(t - 1) % len(rounds)]``,
+        so a one-round task repeats the same question every step (coordination games).
+    name : str
+        Short name, copied into results.
+    preamble : str
+        Text put before every question (what the member is taking part in).
+    """
+
+    rounds: tuple[Round, ...]
+    name: str = "task"
+    preamble: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rounds", tuple(self.rounds))
+        if not self.rounds:
+            raise ConfigError("a task needs at least one round")
+
+    def __len__(self) -> int:
+        return len(self.rounds)
+
+    def round(self, step: int) -> Round:
+        """The round of ``step`` (1-based, as :attr:`mesa.Model.steps` counts)."""
+        return self.rounds[(step - 1) % len(self.rounds)]
+
+    def messages(self, observation: Observation, persona: str = "", norm: str = "") -> list[dict]:
+        """Chat messages asking one member this round.
+
+        Parameters
+        ----------
+        observation : Observation
+            What the member sees.
+        persona : str
+            Persona prompt (system message).
+        norm : str
+            Norm text of the situation (system message, after the persona).
+
+        Returns
+        -------
+        list of dict
+            ``[{"role": "system", ...}]`` when there is a persona or a norm, then the user
+            message: memory, preamble, question, others' answers, the answer instruction.
+        """
+        system = " ".join(part for part in (persona, norm) if part)
+        parts = []
+        if observation.memory:
+            lines = [
+                f"Round {r.step}: you answered {r.choice or 'nothing'}"
+                + (f"; {r.saw}" if r.saw else ".")
+                for r in observation.memory
+            ]
+            parts.append("Earlier rounds:\n" + "\n".join(lines))
+        parts += [self.preamble, observation.round.question, observation.text()]
+        options = observation.listed
+        listed = ", ".join(options[:-1]) + " or " + options[-1]
+        unit = "one letter" if all(len(o) == 1 for o in options) else "one of"
+        parts.append(f"Answer with {unit}: {listed}.")
+        user = "\n\n".join(p for p in parts if p)
+        messages = [{"role": "system", "content": system}] if system else []
+        return [*messages, {"role": "user", "content": user}]

@@ -1,0 +1,568 @@
+"""Asch's conformity experiment, with a language model as the naive subject.
+
+Asch seated one naive subject among confederates who, on 12 of 18 line-judgement trials
+(the *critical* trials), all gave the same wrong answer before the subject answered
+aloud [1]_, [3]_. About a third of the subjects' critical answers went with the wrong
+majority; conformity rose steeply from one to three confederates and then levelled off
+[1]_, [2]_; one truthful partner cut it to about a quarter [2]_; answering in writing
+(privately) cut it too [3]_.
+
+Here the subject is an LLM person (or a rule policy, for checks); the confederates are
+:class:`~workbench.society.Confederate` rule members who answer wrong on the critical
+trials and right on the neutral ones; the optional ally is a
+:class:`~workbench.society.Truthful` member answering fourth, as Asch's partner did. The
+society is complete and sequential, so the subject answers last and sees every earlier
+answer of the round. The stimuli are generated from the seed: a standard line and three
+comparison lines given by their lengths in inches (the model cannot see a card), one equal
+to the standard and two clearly different (at least 0.75 in and 15% off).
+
+Measures, per condition (majority size, ally, norm, persona):
+
+- **conformity**: the share of the subject's valid critical answers that match the wrong
+  majority, with a 95% percentile bootstrap interval over subjects (subjects are resampled
+  whole, because a subject's answers are not independent of each other);
+- the share of subjects who conformed at least once, and who never did;
+- the error rate on critical and on neutral trials; with no majority (control) the
+  critical error rate is the control error rate;
+- ``p_lure``: the mean probability the model gave the majority's wrong answer.
+
+Every subject keeps the same seed (and so the same stimuli) in every condition: conditions
+are compared on the same items. Each subject in each condition is its own seeded society,
+so the tables do not depend on thread timing.
+
+Reference numbers (:meth:`AschStudy.reference`) are from REFERENCES.md; those marked
+*secondary* were read in a summary of the paper, those marked *recalled* should be checked
+against the source.
+
+References
+----------
+.. [1] S. E. Asch, "Effects of group pressure upon the modification and distortion of
+   judgments", in H. Guetzkow (ed.), Groups, Leadership and Men, Carnegie Press,
+   177-190 (1951).
+.. [2] S. E. Asch, "Opinions and social pressure", Scientific American 193(5), 31-35
+   (1955).
+.. [3] S. E. Asch, "Studies of independence and conformity: I. A minority of one against
+   a unanimous majority", Psychological Monographs 70(9), 1-70 (1956).
+.. [4] X. Zhu, C. Zhang, T. Stafford, N. Collier and A. Vlachos, "Conformity in large
+   language models", ACL (2025).
+.. [5] Z. Weng, G. Chen and W. Wang, "Do as we do, not as you think: the conformity of
+   large language models" (BenchForm), ICLR (2025).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from workbench.errors import ConfigError
+from workbench.llm.gateway import DEFAULT_MODEL
+from workbench.society import (
+    EXCHANGES,
+    Confederate,
+    Round,
+    Situation,
+    Society,
+    Task,
+    Topology,
+    Truthful,
+    make_person,
+    resolve_persona,
+)
+from workbench.society.situation import norm_text
+from workbench.studies import Study, StudyResult, Unit, unit_seed
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from workbench.llm import Gateway
+
+__all__ = ["NEUTRAL_TRIALS", "TRIALS", "AschConfig", "AschStudy", "line_judgement"]
+
+#: Trials per subject.
+TRIALS = 18
+#: The neutral trials (1-based); the other 12 are critical. Asch 1956 (recalled).
+NEUTRAL_TRIALS = (1, 2, 5, 10, 13, 15)
+#: Where the ally answers: fourth, as Asch's partner did (Asch 1955).
+ALLY_POSITION = 3
+_OPTIONS = ("A", "B", "C")
+_PREAMBLE = "You are taking part in a test of visual judgement with other participants."
+
+
+def _tuple(value: Any, cast: type) -> tuple:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    try:
+        return tuple(cast(v.strip() if isinstance(v, str) else v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"expected a list of {cast.__name__}, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class AschConfig:
+    """Configuration of an Asch conformity study; every field is a CLI flag.
+
+    Parameters
+    ----------
+    model : str
+        The subject: a litellm model string, or a rule spec such as ``"rule:truthful"``.
+    subjects : int
+        Subjects per condition.
+    majority : tuple of int
+        Sizes of the unanimous wrong majority (0 is the control, alone).
+    ally : tuple of int
+        Majority sizes that also run with one truthful ally answering fourth.
+    norm : tuple of str
+        Norms to run: presets (``"public"``, ``"private"``, ``"accuracy"``,
+        ``"harmony"``, ``"none"``) or sentences.
+    persona : tuple of str
+        Subject personas to run: library names, ``"none"`` or sentences.
+    persona_file : str or None
+        A JSON file of extra personas.
+    topology : str
+        Network kind (default parameters); ``"complete"`` lets the subject see everyone.
+    exchange : {"answers", "counts"}
+        Whether the subject sees who answered what, or only counts.
+    memory : int
+        Earlier trials the subject recalls in its prompt.
+    temperature : float
+        Sampling temperature of the subject's choice. The default 0 gives the subject's
+        most likely answer, its considered judgement: small models spread their
+        probability thinly over the three lines (Qwen2.5-Coder-1.5B gives the right line
+        about 0.45), so sampling at 1 would bury conformity under guessing and put the
+        control error near 50%, where Asch's controls erred under 1%. The graded
+        influence of the majority is reported as ``p_lure`` whatever the temperature.
+    """
+
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "subject model or rule spec"})
+    subjects: int = field(default=8, metadata={"help": "subjects per condition"})
+    majority: tuple[int, ...] = field(
+        default=(0, 1, 3, 8), metadata={"help": "unanimous majority sizes, e.g. 0,1,2,3,4,8,15"}
+    )
+    ally: tuple[int, ...] = field(
+        default=(3,), metadata={"help": "majority sizes also run with one truthful ally"}
+    )
+    norm: tuple[str, ...] = field(
+        default=("public",), metadata={"help": "norms: public, private, accuracy, harmony, none"}
+    )
+    persona: tuple[str, ...] = field(
+        default=("none",), metadata={"help": "subject personas (library names or 'none')"}
+    )
+    persona_file: str | None = field(default=None, metadata={"help": "JSON file of personas"})
+    topology: str = field(default="complete", metadata={"help": "network kind"})
+    exchange: str = field(default="answers", metadata={"help": "answers or counts"})
+    memory: int = field(default=0, metadata={"help": "earlier trials recalled in the prompt"})
+    temperature: float = field(
+        default=0.0, metadata={"help": "sampling temperature of the subject (0: its top answer)"}
+    )
+
+    def __post_init__(self) -> None:
+        for name, cast in (("majority", int), ("ally", int), ("norm", str), ("persona", str)):
+            object.__setattr__(self, name, _tuple(getattr(self, name), cast))
+        if self.subjects < 1:
+            raise ConfigError(f"subjects must be at least 1, got {self.subjects}")
+        if not self.majority and not self.ally:
+            raise ConfigError("give at least one majority size or ally condition")
+        if any(not 0 <= m <= 50 for m in self.majority):
+            raise ConfigError(f"majority sizes must be between 0 and 50, got {self.majority}")
+        if any(not 1 <= m <= 50 for m in self.ally):
+            raise ConfigError(f"ally conditions need a majority of 1 to 50, got {self.ally}")
+        if not self.norm or not self.persona:
+            raise ConfigError("give at least one norm and one persona")
+        for norm in self.norm:
+            norm_text(norm)
+        for persona in self.persona:
+            resolve_persona(persona, self.persona_file)
+        make_person(self.model, temperature=self.temperature)
+        if self.exchange not in EXCHANGES:
+            raise ConfigError(
+                f"unknown exchange rule {self.exchange!r}; choose one of {', '.join(EXCHANGES)}"
+            )
+        if self.memory < 0:
+            raise ConfigError(f"memory must be 0 or more trials, got {self.memory}")
+        topology = Topology(self.topology)
+        for size in {m + 1 for m in self.majority} | {m + 2 for m in self.ally}:
+            topology.build(size, seed=0)
+
+    def conditions(self) -> list[dict[str, Any]]:
+        """Every condition, in result order: norm, persona, then majority, then ally."""
+        cells = [(m, False) for m in self.majority] + [(m, True) for m in self.ally]
+        return [
+            {"norm": norm, "persona": persona, "majority": m, "ally": ally}
+            for norm in self.norm
+            for persona in self.persona
+            for m, ally in cells
+        ]
+
+
+def line_judgement(rng: np.random.Generator, trials: int = TRIALS) -> Task:
+    """Line-judgement stimuli for one subject.
+
+    Each trial has a standard line of 2 to 10 inches and three comparison lines labelled
+    A, B, C: one equal to the standard, two differing from it by at least 0.75 in and 15%
+    (and from each other by at least 0.75 in). On critical trials the majority's wrong
+    answer (``planted``) is one of the two different lines, drawn at random, as Asch
+    mixed moderate and extreme errors [3]_.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Source of the stimuli.
+    trials : int
+        Number of trials; the neutral ones are :data:`NEUTRAL_TRIALS`.
+
+    Returns
+    -------
+    Task
+        One round per trial; ``info`` holds ``trial``, ``critical``, ``standard`` and
+        ``lengths`` (of A, B, C).
+    """
+    grid = np.arange(1.0, 15.01, 0.25)
+    rounds = []
+    for trial in range(1, trials + 1):
+        standard = float(rng.choice(np.arange(2.0, 10.01, 0.25)))
+        gap = np.abs(grid - standard)
+        candidates = grid[(gap >= max(0.75, 0.15 * standard)) & (gap <= 0.6 * standard)]
+        while True:
+            first, second = (float(x) for x in rng.choice(candidates, 2, replace=False))
+            if abs(first - second) >= 0.75:
+                break
+        lengths = [standard, first, second]
+        order = rng.permutation(3)
+        lengths = [lengths[i] for i in order]
+        correct = _OPTIONS[int(np.flatnonzero(order == 0)[0])]
+        wrong = [o for o in _OPTIONS if o != correct]
+        critical = trial not in NEUTRAL_TRIALS
+        planted = wrong[int(rng.integers(2))] if critical else None
+        question = (
+            f"Line X is {standard:.2f} inches long. "
+            "Which line, A, B or C, has the same length as line X?\n"
+            + "\n".join(f"{o}: {x:.2f} inches" for o, x in zip(_OPTIONS, lengths, strict=True))
+        )
+        rounds.append(
+            Round(
+                question,
+                _OPTIONS,
+                correct=correct,
+                planted=planted,
+                info={
+                    "trial": trial,
+                    "critical": critical,
+                    "standard": standard,
+                    "lengths": tuple(lengths),
+                },
+            )
+        )
+    return Task(tuple(rounds), name="line_judgement", preamble=_PREAMBLE)
+
+
+# Asch's numbers, from REFERENCES.md: (majority, ally, conformity, source).
+_REFERENCE = [
+    (0, False, 0.01, "Asch 1956: controls under 1% wrong (secondary)"),
+    (1, False, 0.028, "Asch 1951/1955 (secondary)"),
+    (2, False, 0.128, "Asch 1951/1955 (secondary)"),
+    (3, False, 0.325, "Asch 1951/1955: 32-33% (recalled, check)"),
+    (4, False, 0.35, "Asch 1951/1955 (recalled, check)"),
+    (6, False, 0.368, "Asch 1956: 6-8 confederates (secondary)"),
+    (7, False, 0.368, "Asch 1956: 6-8 confederates (secondary)"),
+    (8, False, 0.32, "Asch 1951/1955 (recalled, check)"),
+    *((m, False, 0.31, "Asch 1951/1955: 10-15 (recalled, check)") for m in range(10, 16)),
+]
+_ALLY_REFERENCE = (0.065, "Asch 1955: about a quarter of unanimous, 5-8%")
+_ONCE_REFERENCE = (0.75, 0.25)  # conformed at least once / never, Asch 1956 (secondary)
+
+
+class AschStudy(Study):
+    """The Asch conformity experiment.
+
+    Parameters
+    ----------
+    config : AschConfig or None
+        Conditions, subject model, subjects per condition.
+    seed : int or None
+        Seed of the run (drawn and recorded when None).
+
+    Examples
+    --------
+    >>> study = AschStudy(AschConfig(model="rule:conformist:0.3", subjects=4), seed=1)
+    >>> result = study.run()
+    >>> study.table(result.summary)  # doctest: +SKIP
+    """
+
+    name = "asch"
+    Config = AschConfig
+
+    def units(self, seed: int) -> list[Unit]:
+        """One unit per condition and subject; subject ``i`` has the same seed everywhere."""
+        seeds = [unit_seed(seed, i) for i in range(self.config.subjects)]
+        return [
+            Unit(k * self.config.subjects + i, c, i, seeds[i])
+            for k, c in enumerate(self.config.conditions())
+            for i in range(self.config.subjects)
+        ]
+
+    def models(self) -> list[str]:
+        return [self.config.model]
+
+    def build(self, unit: Unit, gateway: Gateway | None = None, run_id: str = "") -> Society:
+        """The society of one subject in one condition: confederates, ally, subject last."""
+        cfg, cond = self.config, unit.conditions
+        subject = make_person(
+            cfg.model, cond["persona"], temperature=cfg.temperature, persona_file=cfg.persona_file
+        )
+        persons: list = [Confederate()] * cond["majority"]
+        roles = ["confederate"] * cond["majority"]
+        if cond["ally"]:
+            at = min(ALLY_POSITION, len(persons))
+            persons.insert(at, Truthful())
+            roles.insert(at, "ally")
+        persons.append(subject)
+        roles.append("subject")
+        situation = Situation(
+            norm=cond["norm"],
+            topology=cfg.topology,
+            exchange=cfg.exchange,
+            memory=cfg.memory,
+            schedule="sequential",
+        )
+        stimuli = np.random.default_rng(np.random.SeedSequence(unit.seed, spawn_key=(1,)))
+        return Society(
+            persons,
+            line_judgement(stimuli),
+            situation,
+            seed=unit.seed,
+            gateway=gateway,
+            roles=roles,
+            conditions={**cond, "subject": unit.replicate},
+            run_id=run_id,
+        )
+
+    def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:
+        """Per-condition conformity table with Asch's numbers beside ours.
+
+        Parameters
+        ----------
+        decisions : pandas.DataFrame
+            The decisions table of a run.
+        seed : int
+            Seeds the bootstrap.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per condition (``norm``, ``persona``, ``majority``, ``ally``) with
+            ``subjects``, ``answers`` (valid critical answers), ``conformity``,
+            ``ci_low``, ``ci_high`` (95% percentile bootstrap over subjects),
+            ``at_least_once``, ``never``, ``error_rate`` (critical), ``neutral_error_rate``,
+            ``invalid``, ``p_lure``, and ``asch``, ``asch_source``, ``asch_at_least_once``,
+            ``asch_never``.
+        """
+        keys = ["norm", "persona", "majority", "ally"]
+        rows = decisions[decisions.role == "subject"].copy()
+        rows["valid"] = rows["valid"].astype(bool)
+        rows["conformed"] = rows.valid & (rows.choice == rows.planted)
+        rows["wrong"] = rows.valid & (rows.choice != rows.truth)
+        rows["p_lure"] = [
+            p[o.index(lure)] if v and lure in o else np.nan
+            for p, o, lure, v in zip(
+                rows.probabilities, rows.options, rows.planted, rows.valid, strict=True
+            )
+        ]
+        crit, neutral = rows[rows.critical.astype(bool)], rows[~rows.critical.astype(bool)]
+        per_subject = crit.groupby([*keys, "subject"], sort=False).agg(
+            answers=("valid", "sum"),
+            conformed=("conformed", "sum"),
+            wrong=("wrong", "sum"),
+            invalid=("valid", lambda v: int((~v).sum())),
+            p_lure=("p_lure", "mean"),
+        )
+        neutral_err = neutral.groupby(keys, sort=False).agg(
+            neutral_answers=("valid", "sum"), neutral_wrong=("wrong", "sum")
+        )
+        out = []
+        for i, (cond, group) in enumerate(per_subject.groupby(level=keys, sort=False)):
+            answers, conformed = group.answers.to_numpy(), group.conformed.to_numpy()
+            total = answers.sum()
+            low, high = _bootstrap(conformed, answers, np.random.default_rng([seed, i]))
+            n_err = neutral_err.loc[cond]
+            out.append(
+                {
+                    **dict(zip(keys, cond, strict=True)),
+                    "subjects": len(group),
+                    "answers": int(total),
+                    "conformity": conformed.sum() / total if total else np.nan,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "at_least_once": float((conformed > 0).mean()),
+                    "never": float((conformed == 0).mean()),
+                    "error_rate": group.wrong.sum() / total if total else np.nan,
+                    "neutral_error_rate": n_err.neutral_wrong / n_err.neutral_answers
+                    if n_err.neutral_answers
+                    else np.nan,
+                    "invalid": int(group.invalid.sum()),
+                    "p_lure": float(group.p_lure.mean()),
+                }
+            )
+        summary = pd.DataFrame(out)
+        if summary.empty:
+            return summary
+        reference = self.reference()
+        summary = summary.merge(reference, on=["majority", "ally"], how="left")
+        ally_ref = summary.ally.astype(bool)
+        summary.loc[ally_ref, "asch"] = _ALLY_REFERENCE[0]
+        summary.loc[ally_ref, "asch_source"] = _ALLY_REFERENCE[1]
+        standard = ~ally_ref & summary.majority.between(6, 8)
+        summary["asch_at_least_once"] = np.where(standard, _ONCE_REFERENCE[0], np.nan)
+        summary["asch_never"] = np.where(standard, _ONCE_REFERENCE[1], np.nan)
+        return summary
+
+    def reference(self) -> pd.DataFrame:
+        """Asch's conformity by majority size (unanimous), one row per size.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``majority``, ``ally``, ``asch`` (share of critical answers wrong),
+            ``asch_source`` (citation; *secondary* and *recalled* marked). The ally
+            reference (about 6.5%, Asch 1955) applies to every ally condition.
+        """
+        return pd.DataFrame(_REFERENCE, columns=["majority", "ally", "asch", "asch_source"])
+
+    def table(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """The summary as a readable table: percentages, the interval, Asch beside ours.
+
+        Parameters
+        ----------
+        summary : pandas.DataFrame
+            :meth:`summarize` output.
+
+        Returns
+        -------
+        pandas.DataFrame
+            String cells, one row per condition.
+        """
+        return _table(summary)
+
+    def plot(self, result: StudyResult) -> Figure:
+        """Conformity against majority size: ours (with 95% intervals) beside Asch's.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        summary = result.summary
+        sns.set_theme(style="whitegrid", context="notebook")
+        fig, ax = plt.subplots(figsize=(7.5, 4.5))
+        ref = self.reference()
+        ref = ref[ref.majority.isin(sorted({0, 1, 2, 3, 4, 8, 15, *summary.majority}))]
+        sns.lineplot(
+            x=ref.majority,
+            y=100 * ref.asch,
+            ax=ax,
+            color="black",
+            linestyle="--",
+            marker="o",
+            label="Asch (humans)",
+        )
+        palette = sns.color_palette("deep")
+        groups = list(summary.groupby(["norm", "persona"], sort=False))
+        for k, ((norm, persona), group) in enumerate(groups):
+            color = palette[k % len(palette)]
+            name = result.config.model if len(groups) == 1 else f"{norm}, {persona}"
+            for ally, sub in group.groupby("ally", sort=False):
+                sub = sub.sort_values("majority")
+                y = 100 * sub.conformity
+                err = [y - 100 * sub.ci_low, 100 * sub.ci_high - y]
+                ax.errorbar(
+                    sub.majority + (0.2 if ally else 0.0),  # ally beside, not on top
+                    y,
+                    yerr=np.nan_to_num(np.clip(err, 0, None)),
+                    color=color,
+                    marker="s" if ally else "o",
+                    mfc="white" if ally else color,
+                    linestyle="none" if ally else "-",
+                    capsize=3,
+                    label=f"{name} + ally" if ally else name,
+                )
+        if summary.ally.astype(bool).any():
+            x = sorted(summary[summary.ally.astype(bool)].majority.unique())
+            ax.scatter(
+                [v + 0.2 for v in x],
+                [100 * _ALLY_REFERENCE[0]] * len(x),
+                marker="x",
+                color="black",
+                zorder=5,
+                label="Asch + ally (humans)",
+            )
+        ax.set(
+            xlabel="size of the unanimous wrong majority",
+            ylabel="conformity (% of critical answers)",
+            title=f"Asch conformity: {result.config.subjects} subjects per condition",
+            ylim=(-2, 102),
+        )
+        ax.legend(fontsize="small", loc="upper right")
+        fig.tight_layout()
+        return fig
+
+
+def _bootstrap(conformed: np.ndarray, answers: np.ndarray, rng) -> tuple[float, float]:
+    """95% percentile bootstrap interval of sum(conformed)/sum(answers), over subjects."""
+    if len(answers) < 2 or answers.sum() == 0:
+        return np.nan, np.nan
+    if np.all(conformed * answers.sum() == answers * conformed.sum()):  # every subject alike
+        rate = conformed.sum() / answers.sum()
+        return float(rate), float(rate)
+
+    def ratio(c, n, axis=-1):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return c.sum(axis=axis) / n.sum(axis=axis)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ci = stats.bootstrap(
+            (conformed, answers),
+            ratio,
+            paired=True,
+            vectorized=True,
+            n_resamples=2000,
+            confidence_level=0.95,
+            method="percentile",
+            rng=rng,
+        ).confidence_interval
+    return float(ci.low), float(ci.high)
+
+
+def _table(summary: pd.DataFrame) -> pd.DataFrame:
+    def pct(x: float) -> str:
+        return "" if pd.isna(x) else f"{100 * x:.1f}"
+
+    shown = pd.DataFrame(
+        {
+            "majority": summary.majority.astype(str)
+            + np.where(summary.ally.astype(bool), " + ally", ""),
+            "subjects": summary.subjects,
+            "conformity %": summary.conformity.map(pct),
+            "95% CI": [
+                "" if pd.isna(lo) else f"{pct(lo)}-{pct(hi)}"
+                for lo, hi in zip(summary.ci_low, summary.ci_high, strict=True)
+            ],
+            "Asch %": summary.asch.map(pct),
+            ">=1 %": summary.at_least_once.map(pct),
+            "never %": summary.never.map(pct),
+            "errors %": summary.error_rate.map(pct),
+            "neutral err %": summary.neutral_error_rate.map(pct),
+            "p(lure)": summary.p_lure.map(lambda x: "" if pd.isna(x) else f"{x:.2f}"),
+            "invalid": summary.invalid,
+        }
+    )
+    if summary.norm.nunique() > 1 or summary.persona.nunique() > 1:
+        shown.insert(0, "persona", summary.persona)
+        shown.insert(0, "norm", summary.norm)
+    return shown

@@ -1,0 +1,625 @@
+"""Committed minorities: how many unwavering members does it take to overturn a convention?
+
+Once a population shares a convention, a committed minority that always gives an
+alternative can tip it, but only above a *critical mass*. In Centola et al.'s online
+experiment [1]_ (groups of about 20-30 people playing a naming game) the tipping point
+was about 25% of the group. In the binary-agreement naming game of Xie et al. [2]_ the
+critical fraction is about 10% (in the limit of a large population). In LLM populations
+playing the coordination game of :mod:`workbench.studies.conventions`, Ashery et al.
+[3]_ found critical masses from 2% to 67%, depending on the model and on which name was
+established (the collective bias makes some conventions easier to overturn).
+
+Here a population first plays ``establish`` scripted rounds on the convention (every
+member gives it and succeeds, so every memory is full of it; for the naming game every
+inventory holds only it). Then a fraction ``p`` of the members, drawn at random (the same
+order in every condition of a run, so larger minorities contain the smaller ones), is
+replaced by :class:`~workbench.society.Committed` members that always give the
+alternative; the others return to their own person (an LLM, or a rule policy) with the
+scripted memory. The population then plays for ``horizon`` population rounds, or until it
+has converged on the alternative (the last 3N interactions all succeeded on it).
+
+Measures, per population, established name and ``p``:
+
+- **takeover**: at the end, the alternative is the latest answer of at least
+  ``takeover`` (a share, 0.5 by default: a majority) of the uncommitted members;
+  ``p_takeover`` is the share of runs with a takeover;
+- ``alt_share``: the uncommitted members' share on the alternative at the end;
+- the **critical mass**: the smallest committed fraction at which ``p_takeover`` reaches
+  one half, interpolated linearly between the swept fractions (the fraction is the
+  actual ``round(p N) / N``).
+
+Our measured critical mass depends on N and the horizon, unlike the large-N, long-time
+limit of [2]_: a small population's critical mass is coarse-grained in steps of 1/N, and
+a short horizon misses slow takeovers just above the threshold.
+
+References
+----------
+.. [1] D. Centola, J. Becker, D. Brackbill and A. Baronchelli, "Experimental evidence for
+   tipping points in social convention", Science 360(6393), 1116-1119 (2018).
+.. [2] J. Xie, S. Sreenivasan, G. Korniss, W. Zhang, C. Lim and B. K. Szymanski, "Social
+   consensus through the influence of committed minorities", Phys. Rev. E 84, 011130
+   (2011).
+.. [3] A. F. Ashery, L. M. Aiello and A. Baronchelli, "Emergent social conventions and
+   collective bias in LLM populations", Science Advances 11, eadu9368 (2025).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import ConfigError
+from workbench.llm.gateway import DEFAULT_MODEL
+from workbench.society import Committed, Society, Task, make_person, resolve_persona
+from workbench.society.situation import norm_text
+from workbench.studies import Study, StudyResult, Unit, unit_seed
+from workbench.studies.conventions import (
+    NAME_POOL,
+    NETWORKS,
+    _persons,
+    _situation,
+    _tuple,
+    coordination_game,
+    interactions,
+    name_pool,
+    network,
+    per_round,
+    play,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from workbench.llm import Gateway
+
+__all__ = [
+    "MinorityConfig",
+    "MinoritySociety",
+    "MinorityStudy",
+    "critical_mass",
+    "minority_timeline",
+]
+
+#: Published critical masses (REFERENCES.md).
+CENTOLA_2018 = 0.25
+XIE_2011 = 0.10
+ASHERY_2025 = (0.02, 0.67)
+
+
+@dataclass(frozen=True)
+class MinorityConfig:
+    """Configuration of a committed-minority study; every field is a CLI flag.
+
+    Parameters
+    ----------
+    model : tuple of str
+        Populations: litellm model strings or ``rule:naming_game``, ``rule:memory``.
+    members : int
+        Population size N.
+    names : int
+        Size W of the name pool.
+    memory : int
+        Interactions each member remembers.
+    committed : tuple of float
+        Committed fractions p to sweep (``round(p N)`` members).
+    convention : tuple of str
+        Established names to run (each against the alternative: the first other name of
+        the pool); running both of two names shows whether the collective bias makes
+        one convention easier to overturn.
+    establish : int
+        Scripted rounds on the convention before the committed members arrive (at least
+        ``memory``, so that every memory holds only the convention).
+    runs : int
+        Populations per condition (run ``r`` has the same seed and the same order of
+        committed members everywhere).
+    horizon : float
+        Population rounds played after the committed members arrive (fewer once the
+        population has converged on the alternative).
+    takeover : float
+        Share of uncommitted members on the alternative at the end that counts as a
+        takeover (0.5: a majority).
+    topology : str
+        Network: ``complete``, ``ring``, ``random`` or another topology kind.
+    degree : int
+        Neighbours of each member on the ``ring`` and ``random`` networks.
+    temperature : float
+        Sampling temperature of LLM members.
+    persona : tuple of str
+        Personas of LLM members, assigned in turn.
+    persona_file : str or None
+        A JSON file of extra personas.
+    norm : str
+        A norm preset or sentence shown to LLM members.
+    """
+
+    model: tuple[str, ...] = field(
+        default=(DEFAULT_MODEL,),
+        metadata={"help": "populations: model strings or rule:naming_game, rule:memory"},
+    )
+    members: int = field(default=24, metadata={"help": "population size N"})
+    names: int = field(default=2, metadata={"help": "size W of the name pool"})
+    memory: int = field(default=5, metadata={"help": "interactions each member remembers"})
+    committed: tuple[float, ...] = field(
+        default=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
+        metadata={"help": "committed fractions p to sweep"},
+    )
+    convention: tuple[str, ...] = field(
+        default=("F",), metadata={"help": "established names (alternative: the next name)"}
+    )
+    establish: int = field(
+        default=5, metadata={"help": "scripted rounds on the convention (>= memory)"}
+    )
+    runs: int = field(default=3, metadata={"help": "populations per condition"})
+    horizon: float = field(default=20.0, metadata={"help": "population rounds after arrival"})
+    takeover: float = field(
+        default=0.5, metadata={"help": "share of uncommitted on the alternative = takeover"}
+    )
+    topology: str = field(default="complete", metadata={"help": "network kind"})
+    degree: int = field(default=4, metadata={"help": "degree of the ring and random networks"})
+    temperature: float = field(default=0.5, metadata={"help": "sampling temperature of LLMs"})
+    persona: tuple[str, ...] = field(
+        default=("none",), metadata={"help": "personas of LLM members, assigned in turn"}
+    )
+    persona_file: str | None = field(default=None, metadata={"help": "JSON file of personas"})
+    norm: str = field(default="none", metadata={"help": "norm preset or sentence"})
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "model", _tuple(self.model, str))
+        object.__setattr__(self, "committed", _tuple(self.committed, float))
+        object.__setattr__(self, "convention", _tuple(self.convention, str))
+        object.__setattr__(self, "persona", _tuple(self.persona, str))
+        if not self.model or not self.committed or not self.convention or not self.persona:
+            raise ConfigError("give at least one model, committed fraction, convention, persona")
+        for persona in self.persona:
+            resolve_persona(persona, self.persona_file)
+        for model in self.model:
+            make_person(model, temperature=self.temperature)
+        pool = name_pool(self.names)
+        if any(not m.startswith("rule:") for m in self.model) and self.names > len(NAME_POOL):
+            raise ConfigError(f"LLM populations need at most {len(NAME_POOL)} names")
+        for name in self.convention:
+            if name not in pool:
+                raise ConfigError(f"convention {name!r} is not one of the names {pool}")
+        if any(not 0.0 <= p < 1.0 for p in self.committed):
+            raise ConfigError(f"committed fractions must be in [0, 1), got {self.committed}")
+        if self.members < 2:
+            raise ConfigError(f"populations need at least 2 members, got {self.members}")
+        if self.memory < 1:
+            raise ConfigError(f"memory must be at least 1 interaction, got {self.memory}")
+        if self.establish < self.memory:
+            raise ConfigError(
+                f"establish ({self.establish}) must be at least memory ({self.memory}) "
+                "rounds, so every memory holds only the convention"
+            )
+        if self.runs < 1 or self.horizon <= 0:
+            raise ConfigError("runs must be at least 1 and the horizon positive")
+        if not 0.0 < self.takeover <= 1.0:
+            raise ConfigError(f"takeover must be in (0, 1], got {self.takeover}")
+        if self.topology not in NETWORKS:
+            from workbench.society import Topology
+
+            Topology(self.topology)
+        if self.degree < 2:
+            raise ConfigError(f"degree must be at least 2, got {self.degree}")
+        norm_text(self.norm)
+
+    def alternative(self, convention: str) -> str:
+        """The name the committed members give against ``convention``."""
+        return next(n for n in name_pool(self.names) if n != convention)
+
+    def conditions(self) -> list[dict[str, Any]]:
+        """Every condition, in result order: population, convention, committed fraction."""
+        return [
+            {
+                "population": m,
+                "convention": c,
+                "alternative": self.alternative(c),
+                "committed": p,
+                "committed_members": int(round(p * self.members)),
+                "members": self.members,
+            }
+            for m in self.model
+            for c in self.convention
+            for p in self.committed
+        ]
+
+
+class MinoritySociety(Society):
+    """A society that plays scripted rounds on a convention, then meets a committed minority.
+
+    For the first ``establish`` steps every member is a :class:`~workbench.society.Committed`
+    member giving ``convention`` (role ``"establishing"``); at the next step the members at
+    positions ``committed`` become committed to ``alternative`` (role ``"committed"``) and
+    the others return to their own person (role ``"member"``), memories kept.
+
+    Parameters
+    ----------
+    persons, task, situation
+        As :class:`~workbench.society.Society`.
+    convention, alternative : str
+        The established name and the committed members' name.
+    committed : sequence of int
+        Positions (in ``persons``) of the members that become committed.
+    establish : int
+        Scripted steps.
+    **kwargs
+        Passed to :class:`~workbench.society.Society`.
+    """
+
+    def __init__(
+        self,
+        persons: Sequence[Any],
+        task: Task,
+        situation: Any,
+        *,
+        convention: str,
+        alternative: str,
+        committed: Sequence[int],
+        establish: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(persons, task, situation, **kwargs)
+        self.convention, self.alternative = convention, alternative
+        self.committed = sorted(int(i) for i in committed)
+        self.establish = int(establish)
+        self._own = [m.person for m in self.members]
+        for member in self.members:
+            member.person = Committed(convention)
+            member.role = "establishing"
+
+    def step(self) -> None:
+        if self.steps == self.establish + 1:  # mesa counted this step already
+            chosen = set(self.committed)
+            for i, member in enumerate(self.members):
+                if i in chosen:
+                    member.person, member.role = Committed(self.alternative), "committed"
+                else:
+                    member.person, member.role = self._own[i], "member"
+        super().step()
+
+
+class MinorityStudy(Study):
+    """Committed minorities overturning an established convention (Centola et al. 2018).
+
+    Parameters
+    ----------
+    config : MinorityConfig or None
+        Populations, committed fractions, conventions, horizon.
+    seed : int or None
+        Seed of the run (drawn and recorded when None).
+
+    Examples
+    --------
+    >>> cfg = MinorityConfig(model=("rule:naming_game",), committed=(0.0, 0.1, 0.3), runs=4)
+    >>> result = MinorityStudy(cfg, seed=1).run()
+    >>> MinorityStudy(cfg).table(result.summary)  # doctest: +SKIP
+    """
+
+    name = "minority"
+    Config = MinorityConfig
+
+    def units(self, seed: int) -> list[Unit]:
+        """``runs`` populations per condition; run ``r`` has the same seed everywhere."""
+        cfg = self.config
+        seeds = [unit_seed(seed, r) for r in range(cfg.runs)]
+        return [
+            Unit(k * cfg.runs + r, c, r, seeds[r])
+            for k, c in enumerate(cfg.conditions())
+            for r in range(cfg.runs)
+        ]
+
+    def models(self) -> list[str]:
+        return list(self.config.model)
+
+    def build(self, unit: Unit, gateway: Gateway | None = None, run_id: str = "") -> Society:
+        """The population of one unit, ready for its scripted rounds and the minority."""
+        cfg, cond = self.config, unit.conditions
+        n = cfg.members
+        order = np.random.default_rng(unit_seed(unit.seed, 3)).permutation(n)
+        graph = network(cfg.topology, n, cfg.degree, unit_seed(unit.seed, 7))
+        situation, lean = _situation(cond["population"], graph, cfg, cfg.names)
+        phases = ("establish",) * cfg.establish + ("minority",)
+        return MinoritySociety(
+            _persons(cond["population"], n, cfg),
+            coordination_game(name_pool(cfg.names), phases),
+            situation,
+            convention=cond["convention"],
+            alternative=cond["alternative"],
+            committed=order[: cond["committed_members"]],
+            establish=cfg.establish,
+            seed=unit.seed,
+            gateway=gateway,
+            conditions={**cond, "run": unit.replicate},
+            run_id=run_id,
+            lean=lean,
+        )
+
+    def _run_unit(self, unit: Unit, gateway: Gateway | None, run_id: str) -> pd.DataFrame:
+        society = self.build(unit, gateway, run_id)
+        society.run(self.config.establish)
+        horizon = int(np.ceil(self.config.horizon * self.config.members))
+        play(society, horizon, on=unit.conditions["alternative"])
+        return society.decisions
+
+    # -- analysis ---------------------------------------------------------------------
+
+    def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:
+        """Per condition: takeovers, final share on the alternative, critical mass.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (``population``, ``convention``, ``committed``):
+            ``alternative``, ``committed_members``, ``fraction`` (their actual share),
+            ``runs``, ``takeovers``, ``p_takeover``, ``alt_share`` (mean final share of
+            uncommitted members on the alternative), ``rounds`` (median population
+            rounds after the minority arrived until the uncommitted majority first gave
+            the alternative, over runs where it did), ``invalid``, ``critical_mass``
+            (of the population and convention, NaN when not reached), and the published
+            ``centola_2018``, ``xie_2011``, ``ashery_2025_low``, ``ashery_2025_high``.
+        """
+        keys = ["population", "convention", "committed"]
+        per_run = self.run_outcomes(decisions)
+        out = []
+        for cond, runs in per_run.groupby(keys, sort=False):
+            rows = decisions[
+                (decisions.population == cond[0])
+                & (decisions.convention == cond[1])
+                & (decisions.committed == cond[2])
+            ]
+            out.append(
+                {
+                    **dict(zip(keys, cond, strict=True)),
+                    "alternative": runs.alternative.iloc[0],
+                    "committed_members": int(runs.committed_members.iloc[0]),
+                    "fraction": runs.committed_members.iloc[0] / self.config.members,
+                    "runs": len(runs),
+                    "takeovers": int(runs.takeover.sum()),
+                    "p_takeover": float(runs.takeover.mean()),
+                    "alt_share": float(runs.alt_share.mean()),
+                    "rounds": float(runs.rounds.median()),
+                    "invalid": int((~rows.valid.astype(bool)).sum()),
+                }
+            )
+        summary = pd.DataFrame(out)
+        if summary.empty:
+            return summary
+        summary["critical_mass"] = np.nan
+        for _, group in summary.groupby(["population", "convention"], sort=False):
+            summary.loc[group.index, "critical_mass"] = critical_mass(
+                group.fraction.to_numpy(), group.p_takeover.to_numpy()
+            )
+        summary["centola_2018"] = CENTOLA_2018
+        summary["xie_2011"] = XIE_2011
+        summary["ashery_2025_low"], summary["ashery_2025_high"] = ASHERY_2025
+        return summary
+
+    def run_outcomes(self, decisions: pd.DataFrame) -> pd.DataFrame:
+        """Per run: final share of uncommitted members on the alternative, takeover.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Condition keys, ``run``, ``alt_share``, ``takeover``, ``rounds`` (population
+            rounds after the minority arrived until the uncommitted majority first gave
+            the alternative; NaN if never).
+        """
+        lines = minority_timeline(decisions)
+        keys = [
+            "population",
+            "convention",
+            "alternative",
+            "committed",
+            "committed_members",
+            "run",
+        ]
+        out = []
+        for key, unit in lines.groupby(keys, sort=False):
+            share = float(unit.alt_share.iloc[-1]) if len(unit) else np.nan
+            reached = unit[unit.alt_share > 0.5]
+            out.append(
+                {
+                    **dict(zip(keys, key, strict=True)),
+                    "alt_share": share,
+                    "takeover": bool(share >= self.config.takeover),
+                    "rounds": float(reached.rounds.iloc[0]) if len(reached) else np.nan,
+                }
+            )
+        return pd.DataFrame(out)
+
+    def reference(self) -> pd.DataFrame:
+        """Published critical masses (REFERENCES.md).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``setup``, ``critical_mass``, ``source``.
+        """
+        return pd.DataFrame(
+            [
+                ("humans, groups of about 20-30, naming game", "about 25%", "Centola et al. 2018"),
+                (
+                    "binary-agreement naming game, large N",
+                    "about 10%",
+                    "Xie et al. 2011",
+                ),
+                (
+                    "LLM populations, N=24, coordination game",
+                    "2% to 67%, by model and established name",
+                    "Ashery et al. 2025",
+                ),
+            ],
+            columns=["setup", "critical_mass", "source"],
+        )
+
+    def table(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """The summary as a readable table, with the published critical masses."""
+
+        def pct(x: float) -> str:
+            return "" if pd.isna(x) else f"{100 * x:.0f}"
+
+        critical = [
+            "not reached" if pd.isna(c) else f"{100 * c:.0f}%" for c in summary.critical_mass
+        ]
+        return pd.DataFrame(
+            {
+                "population": summary.population,
+                "established": summary.convention + " vs " + summary.alternative,
+                "committed": [
+                    f"{m} ({pct(f)}%)"
+                    for m, f in zip(summary.committed_members, summary.fraction, strict=True)
+                ],
+                "takeover": summary.takeovers.astype(str) + "/" + summary.runs.astype(str),
+                "alt share %": summary.alt_share.map(pct),
+                "rounds to majority": summary.rounds.map(
+                    lambda x: "" if pd.isna(x) else f"{x:.1f}"
+                ),
+                "critical mass": critical,
+                "published": "Centola 25%, Xie 10%, Ashery 2-67%",
+            }
+        )
+
+    def plot(self, result: StudyResult) -> Figure:
+        """Takeover probability against the committed fraction; the alternative over time.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        sns.set_theme(style="whitegrid", context="notebook")
+        summary = result.summary
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+        ax = axes[0]
+        ax.axvspan(*ASHERY_2025, color="0.92", zorder=0, label="Ashery 2025: 2-67% (LLMs)")
+        ax.axvline(XIE_2011, color="black", linestyle=":", label="Xie 2011: 10% (naming game)")
+        ax.axvline(CENTOLA_2018, color="black", linestyle="--", label="Centola 2018: 25% (humans)")
+        for (population, convention), group in summary.groupby(
+            ["population", "convention"], sort=False
+        ):
+            label = f"{_short(population)}, {convention} established"
+            ax.plot(group.fraction, group.p_takeover, marker="o", label=label)
+        ax.axhline(0.5, color="0.5", lw=0.8)
+        ax.set(
+            xlabel="committed fraction of the population",
+            ylabel="P(alternative takes over)",
+            ylim=(-0.03, 1.03),
+            title=f"Tipping points (N={self.config.members}, "
+            f"{self.config.horizon:g} rounds after arrival)",
+        )
+        ax.legend(fontsize="x-small", loc="lower right")
+        first = summary.population.iloc[0], summary.convention.iloc[0]
+        lines = minority_timeline(result.decisions)
+        lines = lines[(lines.population == first[0]) & (lines.convention == first[1])]
+        lines = per_round(lines, self.config.horizon, {"alt_share": "last"})
+        fraction = lines.committed_members / self.config.members
+        lines["committed"] = (100 * fraction).round(0).astype(int).astype(str) + "%"
+        order = sorted(lines.committed.unique(), key=lambda x: int(x[:-1]))
+        sns.lineplot(
+            data=lines,
+            x="round",
+            y="alt_share",
+            hue="committed",
+            hue_order=order,
+            palette="viridis",
+            errorbar=None,
+            ax=axes[1],
+        )
+        axes[1].axhline(self.config.takeover, color="0.5", lw=0.8)
+        axes[1].set(
+            xlabel="population rounds after the minority arrived",
+            ylabel="uncommitted members on the alternative",
+            ylim=(-0.03, 1.03),
+            title=f"{_short(first[0])}, {first[1]} established",
+        )
+        axes[1].legend(title="committed", fontsize="x-small")
+        fig.tight_layout()
+        return fig
+
+
+def _short(model: str) -> str:
+    return model.removeprefix("rule:").split("/")[-1]
+
+
+def critical_mass(fractions: np.ndarray, p_takeover: np.ndarray) -> float:
+    """The smallest committed fraction at which the takeover probability reaches 1/2.
+
+    Linear interpolation between the two swept fractions around the first crossing;
+    the smallest fraction when it already reaches 1/2 there; NaN when none does.
+    """
+    order = np.argsort(fractions)
+    x, y = np.asarray(fractions, float)[order], np.asarray(p_takeover, float)[order]
+    above = np.flatnonzero(y >= 0.5)
+    if not len(above):
+        return np.nan
+    i = above[0]
+    if i == 0:
+        return float(x[0])
+    return float(x[i - 1] + (0.5 - y[i - 1]) * (x[i] - x[i - 1]) / (y[i] - y[i - 1]))
+
+
+def minority_timeline(decisions: pd.DataFrame) -> pd.DataFrame:
+    """Per run and step after the minority arrived: uncommitted members on the alternative.
+
+    A member is on the name it last gave (scripted rounds included, so everyone starts on
+    the convention).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Condition keys, ``run``, ``step``, ``interactions`` (since the arrival),
+        ``rounds`` (interactions / N), ``success`` (share of the step's interactions that
+        succeeded), ``alt_share`` (share of uncommitted members whose latest answer is the
+        alternative).
+    """
+    keys = ["population", "convention", "alternative", "committed", "committed_members", "run"]
+    pairs = interactions(decisions)
+    unit_ids = pairs.groupby(keys, sort=False).ngroup().to_numpy()
+    key_values = pairs[keys].to_numpy(dtype=object)
+    members = pairs.members.to_numpy()
+    steps, phase = pairs.step.to_numpy(), pairs.phase.to_numpy(dtype=object)
+    a, b = pairs.a.to_numpy(), pairs.b.to_numpy()
+    ca, cb = pairs.choice_a.to_numpy(dtype=object), pairs.choice_b.to_numpy(dtype=object)
+    committed_a = pairs.role_a.to_numpy(dtype=object) == "committed"
+    committed_b = pairs.role_b.to_numpy(dtype=object) == "committed"
+    success = pairs.success.to_numpy()
+    rows = []
+    i = 0
+    while i < len(pairs):
+        end = i
+        while end < len(pairs) and unit_ids[end] == unit_ids[i]:
+            end += 1
+        committed = set(a[i:end][committed_a[i:end]]) | set(b[i:end][committed_b[i:end]])
+        alternative, n = key_values[i][2], int(members[i])
+        latest: dict = {}
+        total = 0
+        while i < end:
+            j = i
+            while j < end and steps[j] == steps[i]:
+                for m, c in ((a[j], ca[j]), (b[j], cb[j])):
+                    if isinstance(c, str):
+                        latest[m] = c
+                j += 1
+            if phase[i] == "minority":
+                total += j - i
+                uncommitted = [c for m, c in latest.items() if m not in committed]
+                on = sum(c == alternative for c in uncommitted)
+                rows.append(
+                    (
+                        *key_values[i],
+                        int(steps[i]),
+                        total,
+                        total / n,
+                        float(success[i:j].mean()),
+                        on / max(len(uncommitted), 1),
+                    )
+                )
+            i = j
+    columns = [*keys, "step", "interactions", "rounds", "success", "alt_share"]
+    return pd.DataFrame(rows, columns=columns)

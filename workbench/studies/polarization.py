@@ -1,0 +1,817 @@
+"""Polarization and opinion dynamics: LLM populations beside the classic rules.
+
+Members hold an opinion on a claim, on a five-point scale from 1 (strongly disagree) to 5
+(strongly agree), read as the levels -2..+2 of Chuang et al. [1]_. Every round each member
+reads its neighbours' current opinions (optionally also a short message each of them
+wrote) and reports its own. Chuang et al. found that LLM agents discussing factual claims
+drift towards the scientifically accurate answer whatever they start from, and that a
+confirmation-bias persona keeps their opinions diverse [1]_.
+
+The same study runs the classic opinion-dynamics rules through the same society, task,
+network and initial opinions (:mod:`workbench.society.opinion`): DeGroot's averaging [2]_,
+Deffuant's bounded confidence with random pairwise encounters [3]_ and
+Hegselmann-Krause bounded confidence [4]_. The rules keep a continuous opinion ``x`` in
+[0, 1] and report the label of its fifth; on the Likert scale their position is
+``5 x - 2.5``. Published behaviour: Deffuant's model ends in about ``floor(1 / (2 d))``
+clusters, in consensus for ``d`` above about 0.3 [3]_; Hegselmann-Krause reaches consensus
+for ``eps`` above about 0.2 [4]_; DeGroot's averaging reaches consensus at the average of
+the initial opinions weighted by the stationary distribution of the trust matrix [2]_
+(here degree plus one, reported as ``degroot_limit``).
+
+Conditions: population (an LLM model string or a rule spec), topic, persona, norm and
+network (a two-community stochastic block model with tunable homophily, a small world,
+complete mixing, or any kind of :data:`~workbench.society.TOPOLOGIES`). Rule populations
+ignore topic, persona and norm, so they run once per network. Replicate ``i`` has the same
+seed in every condition, hence the same network and the same initial opinions: populations
+are compared on the same start.
+
+Measures (on the Likert scale; a rule member's position is continuous, an LLM member's is
+its level), at the start and at the end, and per round in :meth:`PolarizationStudy.series`:
+
+- the **mean** opinion (Chuang et al.'s bias *B*) and the **variance**; the standard
+  deviation is Chuang et al.'s diversity *D* (sample, ``ddof=1``);
+- Sarle's **bimodality coefficient** ``(g^2 + 1) / (k + 3 (n-1)^2 / ((n-2)(n-3)))`` with
+  the sample skewness ``g`` and excess kurtosis ``k``; above 5/9 suggests two modes [5]_;
+- the **between-community distance**: the gap between the mean opinions of the two
+  halves of the members (the two blocks of the block model);
+- the number of opinion **clusters**: groups of the sorted positions separated by gaps
+  wider than a quarter level, each holding at least 5% of the members (the major
+  clusters); every occupied Likert level is a cluster of its own;
+- the **drift towards accuracy** on factual topics: how far the mean moved towards the
+  accurate end (+ for a true claim, - for a false one).
+
+References
+----------
+.. [1] Y.-S. Chuang, A. Goyal, N. Harlalka, S. Suresh, R. Hawkins, S. Yang, D. Shah,
+   J. Hu and T. T. Rogers, "Simulating opinion dynamics with networks of LLM-based
+   agents", Findings of the Association for Computational Linguistics: NAACL 2024,
+   3326-3346 (2024).
+.. [2] M. H. DeGroot, "Reaching a consensus", Journal of the American Statistical
+   Association 69(345), 118-121 (1974).
+.. [3] G. Deffuant, D. Neau, F. Amblard and G. Weisbuch, "Mixing beliefs among interacting
+   agents", Advances in Complex Systems 3, 87-98 (2000).
+.. [4] R. Hegselmann and U. Krause, "Opinion dynamics and bounded confidence: models,
+   analysis and simulation", Journal of Artificial Societies and Social Simulation 5(3)
+   (2002).
+.. [5] W. S. Sarle, SAS/STAT User's Guide, Version 6, 4th ed., SAS Institute (1990):
+   the bimodality coefficient (see also R. Pfister et al., "Good things peak in pairs: a
+   note on the bimodality coefficient", Frontiers in Psychology 4:700 (2013)).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from workbench.errors import ConfigError
+from workbench.llm.gateway import DEFAULT_MODEL
+from workbench.society import EXCHANGES, SCHEDULES, TOPOLOGIES, Situation, Topology, make_person
+from workbench.society.opinion import (
+    LABELS,
+    NO_TOPIC,
+    Deffuant,
+    DeGroot,
+    HegselmannKrause,
+    OpinionSociety,
+    OpinionTask,
+    level_of,
+    position_of,
+    resolve_opinion_persona,
+    resolve_topic,
+)
+from workbench.society.situation import norm_text
+from workbench.studies import Study, StudyResult, Unit, unit_seed
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from workbench.llm import Gateway
+    from workbench.society import Society
+
+__all__ = [
+    "INITIALS",
+    "PolarizationConfig",
+    "PolarizationStudy",
+    "bimodality_coefficient",
+    "community_distance",
+    "initial_opinions",
+    "opinion_clusters",
+    "opinion_measures",
+]
+
+#: How initial opinions are drawn (continuous, in [0, 1]).
+INITIALS: dict[str, str] = {
+    "balanced": "evenly spread: one per 1/N-wide stratum, in random order (N/5 per level)",
+    "uniform": "independent and uniform on [0, 1] (Deffuant et al., Hegselmann-Krause)",
+    "split": "community A below the midpoint, community B above it (a polarized start)",
+}
+#: Topology kinds the study accepts: the society's, and "small_world" for watts_strogatz.
+KINDS = (*TOPOLOGIES, "small_world")
+#: Gap (in Likert levels) that separates two opinion clusters, and a major cluster's share.
+CLUSTER_GAP, CLUSTER_SHARE = 0.25, 0.05
+_KEYS = ["population", "topic", "persona", "norm", "topology"]
+_COMMUNITIES = ("A", "B")
+
+
+def _tuple(value: Any, cast: type) -> tuple:
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    try:
+        return tuple(cast(v.strip() if isinstance(v, str) else v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"expected a list of {cast.__name__}, got {value!r}") from None
+
+
+def _is_rule(population: str) -> bool:
+    return population.startswith("rule:")
+
+
+@dataclass(frozen=True)
+class PolarizationConfig:
+    """Configuration of a polarization study; every field is a CLI flag.
+
+    Parameters
+    ----------
+    populations : tuple of str
+        One population per entry, every member alike: a litellm model string, or an
+        opinion rule: ``"rule:degroot"``, ``"rule:hk:<eps>"``,
+        ``"rule:deffuant:<d>[:<mu>]"`` (any rule spec is accepted).
+    topic : tuple of str
+        Topics (claims) the LLM populations discuss: names from
+        ``workbench/data/topics.json`` or sentences.
+    topic_file : str or None
+        A JSON file of extra topics.
+    persona : tuple of str
+        Personas of the LLM populations: ``"open_minded"``, ``"confirmation_bias"``,
+        ``"weak_confirmation_bias"``, any library persona, ``"none"`` or a sentence.
+    persona_file : str or None
+        A JSON file of extra personas.
+    norm : tuple of str
+        Norms: presets (``"none"``, ``"accuracy"``, ``"harmony"``, ...) or sentences.
+    topology : tuple of str
+        Networks: ``"sbm"`` (two communities), ``"small_world"``, ``"complete"``, or any
+        other kind (``"ring"``, ``"erdos_renyi"``, ...).
+    homophily : float
+        In the block model, the expected share of a member's ties inside its community.
+    degree : int
+        Mean degree of the sparse networks (the small world's and ring's ``k``; sets the
+        block model's and random graph's density).
+    rewire : float
+        The small world's rewiring probability.
+    members : int
+        Members per society.
+    rounds : int
+        Rounds (steps) per society.
+    runs : int
+        Replicates per condition, each with its own network and initial opinions.
+    initial : str
+        How initial opinions are drawn, see :data:`INITIALS`.
+    schedule : str
+        ``"auto"``: random pairwise encounters for Deffuant populations (as the model is
+        defined), everyone at once (``"synchronous"``) otherwise; or any schedule for all.
+    exchange : {"answers", "counts"}
+        Whether members see who holds which opinion, or only how many hold each.
+    memory : int
+        Earlier rounds an LLM member recalls in its prompt.
+    messages : bool
+        Members write a short message before each round, read by those who see them.
+    temperature : float
+        Sampling temperature of the LLM members' answers (0.7, as Chuang et al. sampled).
+    """
+
+    populations: tuple[str, ...] = field(
+        default=(DEFAULT_MODEL, "rule:degroot", "rule:deffuant:0.3", "rule:hk:0.25"),
+        metadata={"help": "model strings and rule specs, e.g. rule:deffuant:0.2,rule:hk:0.2"},
+    )
+    topic: tuple[str, ...] = field(
+        default=("global_warming", "flat_earth"), metadata={"help": "topic names or claims"}
+    )
+    topic_file: str | None = field(default=None, metadata={"help": "JSON file of topics"})
+    persona: tuple[str, ...] = field(
+        default=("open_minded", "confirmation_bias"),
+        metadata={"help": "LLM personas (open_minded, confirmation_bias, library names)"},
+    )
+    persona_file: str | None = field(default=None, metadata={"help": "JSON file of personas"})
+    norm: tuple[str, ...] = field(default=("none",), metadata={"help": "norms"})
+    topology: tuple[str, ...] = field(
+        default=("sbm",), metadata={"help": "networks: sbm, small_world, complete, ..."}
+    )
+    homophily: float = field(default=0.8, metadata={"help": "share of ties inside a community"})
+    degree: int = field(default=4, metadata={"help": "mean degree of sparse networks"})
+    rewire: float = field(default=0.1, metadata={"help": "small-world rewiring probability"})
+    members: int = field(default=10, metadata={"help": "members per society"})
+    rounds: int = field(default=8, metadata={"help": "rounds per society"})
+    runs: int = field(default=2, metadata={"help": "replicates per condition"})
+    initial: str = field(default="balanced", metadata={"help": "balanced, uniform or split"})
+    schedule: str = field(
+        default="auto", metadata={"help": "auto, synchronous, encounters, sequential, ..."}
+    )
+    exchange: str = field(default="answers", metadata={"help": "answers or counts"})
+    memory: int = field(default=0, metadata={"help": "earlier rounds recalled in the prompt"})
+    messages: bool = field(default=False, metadata={"help": "members write short messages"})
+    temperature: float = field(default=0.7, metadata={"help": "LLM sampling temperature"})
+
+    def __post_init__(self) -> None:
+        for name in ("populations", "topic", "persona", "norm", "topology"):
+            object.__setattr__(self, name, _tuple(getattr(self, name), str))
+        if not all((self.populations, self.topic, self.persona, self.norm, self.topology)):
+            raise ConfigError("give at least one population, topic, persona, norm and topology")
+        if self.members < 4:
+            raise ConfigError(f"members must be at least 4, got {self.members}")
+        if self.rounds < 1 or self.runs < 1:
+            raise ConfigError(f"rounds and runs must be at least 1, got {self.rounds}, {self.runs}")
+        if self.initial not in INITIALS:
+            raise ConfigError(
+                f"unknown initial opinions {self.initial!r}; choose one of {', '.join(INITIALS)}"
+            )
+        if self.schedule != "auto" and self.schedule not in SCHEDULES:
+            raise ConfigError(
+                f"unknown schedule {self.schedule!r}; choose auto or one of {', '.join(SCHEDULES)}"
+            )
+        if self.exchange not in EXCHANGES:
+            raise ConfigError(
+                f"unknown exchange rule {self.exchange!r}; choose one of {', '.join(EXCHANGES)}"
+            )
+        if self.memory < 0:
+            raise ConfigError(f"memory must be 0 or more rounds, got {self.memory}")
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be non-negative, got {self.temperature}")
+        for population in self.populations:
+            make_person(population, temperature=self.temperature)
+        for topic in self.topic:
+            resolve_topic(topic, self.topic_file)
+        for persona in self.persona:
+            resolve_opinion_persona(persona, self.persona_file)
+        for norm in self.norm:
+            norm_text(norm)
+        for kind in self.topology:
+            self.network(kind).build(self.members, seed=0)
+
+    @property
+    def model(self) -> str:
+        """The LLM models of the study, comma-separated (for run listings)."""
+        return ",".join(p for p in self.populations if not _is_rule(p)) or "rules"
+
+    def network(self, kind: str) -> Topology:
+        """The :class:`~workbench.society.Topology` a topology name stands for here."""
+        if kind not in KINDS:
+            raise ConfigError(f"unknown topology {kind!r}; choose one of {', '.join(KINDS)}")
+        density = min(1.0, self.degree / (self.members - 1))
+        if kind == "small_world":
+            return Topology("watts_strogatz", k=self.degree, p=self.rewire)
+        if kind == "sbm":
+            return Topology("sbm", p=density, homophily=self.homophily)
+        if kind == "erdos_renyi":
+            return Topology("erdos_renyi", p=density)
+        if kind == "barabasi_albert":
+            return Topology("barabasi_albert", m=max(1, self.degree // 2))
+        return Topology(kind, k=self.degree, p=self.rewire)
+
+    def conditions(self) -> list[dict[str, Any]]:
+        """Every condition, in result order: network, then population, then the rest.
+
+        A rule population runs once per network (``topic``, ``persona`` and ``norm``
+        ``"none"``); an LLM population runs for every topic, persona and norm.
+        """
+        out = []
+        for kind in self.topology:
+            for population in self.populations:
+                if _is_rule(population):
+                    cells = [("none", "none", "none")]
+                else:
+                    cells = [(t, p, n) for t in self.topic for p in self.persona for n in self.norm]
+                for topic, persona, norm in cells:
+                    values = (population, topic, persona, norm, kind)
+                    out.append(dict(zip(_KEYS, values, strict=True)))
+        return out
+
+
+def initial_opinions(how: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Initial continuous opinions of ``n`` members, see :data:`INITIALS`.
+
+    Members ``0 .. n//2 - 1`` are community A (the block model's first block), the rest B.
+    """
+    u = rng.random(n)
+    if how == "uniform":
+        return u
+    if how == "balanced":
+        return (rng.permutation(n) + u) / n
+    if how == "split":
+        half = n // 2
+        return np.r_[0.5 * u[:half], 0.5 + 0.5 * u[half:]]
+    raise ConfigError(f"unknown initial opinions {how!r}; choose one of {', '.join(INITIALS)}")
+
+
+# -- measures -----------------------------------------------------------------------------
+
+
+def bimodality_coefficient(x: Any, axis: int | None = None) -> Any:
+    """Sarle's bimodality coefficient of a sample (NaN below 4 values or with no spread).
+
+    ``BC = (g^2 + 1) / (k + 3 (n-1)^2 / ((n-2)(n-3)))`` with ``g`` the sample skewness and
+    ``k`` the sample excess kurtosis, both bias-corrected (:func:`scipy.stats.skew` and
+    :func:`scipy.stats.kurtosis` with ``bias=False``). A uniform distribution gives 5/9;
+    values above suggest bimodality, two equal point masses give 1.
+
+    Parameters
+    ----------
+    x : array-like of float
+        The sample; NaNs are dropped. With ``axis``, one sample per slice along it (then
+        the slices must be free of NaNs).
+    axis : int or None
+        Compute one coefficient per slice along this axis.
+
+    Returns
+    -------
+    float or numpy.ndarray
+    """
+    x = np.asarray(x, dtype=float)
+    if axis is None:
+        x = x[~np.isnan(x)]
+        return float(bimodality_coefficient(x[:, None], axis=0)[0]) if len(x) else float("nan")
+    n = x.shape[axis]
+    if n < 4:
+        return np.full(np.delete(x.shape, axis), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        g = stats.skew(x, axis=axis, bias=False)
+        k = stats.kurtosis(x, axis=axis, fisher=True, bias=False)
+    bc = (g**2 + 1) / (k + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
+    return np.where(np.ptp(x, axis=axis) > 0, bc, np.nan)
+
+
+def opinion_clusters(x: Any, gap: float = CLUSTER_GAP, min_share: float = CLUSTER_SHARE) -> int:
+    """Number of major opinion clusters in a sample.
+
+    The sorted opinions are cut wherever two neighbours are more than ``gap`` apart; a
+    group counts when it holds at least ``min_share`` of the opinions (and at least one).
+    """
+    x = np.sort(np.asarray(x, dtype=float)[~np.isnan(np.asarray(x, dtype=float))])
+    if not len(x):
+        return 0
+    cuts = np.flatnonzero(np.diff(x) > gap)
+    sizes = np.diff(np.r_[0, cuts + 1, len(x)])
+    return int((sizes >= max(1.0, min_share * len(x) - 1e-9)).sum())
+
+
+def community_distance(x: Any, community: Any) -> float:
+    """Absolute difference of the mean opinions of communities ``"A"`` and ``"B"``."""
+    x, community = np.asarray(x, dtype=float), np.asarray(community)
+    a, b = x[community == _COMMUNITIES[0]], x[community == _COMMUNITIES[1]]
+    if not len(a) or not len(b):
+        return float("nan")
+    return float(abs(np.nanmean(a) - np.nanmean(b)))
+
+
+def opinion_measures(x: Any, community: Any = None) -> dict[str, float]:
+    """Mean, variance, diversity (sd), bimodality, community distance and clusters.
+
+    Parameters
+    ----------
+    x : array-like of float
+        Opinions (NaN for members without one, ignored).
+    community : array-like of str or None
+        Each member's community (``"A"`` or ``"B"``), for the distance.
+    """
+    x = np.asarray(x, dtype=float)
+    ok = ~np.isnan(x)
+    xs = x[ok]
+    n = len(xs)
+    return {
+        "mean": float(xs.mean()) if n else float("nan"),
+        "variance": float(xs.var(ddof=1)) if n > 1 else float("nan"),
+        "diversity": float(xs.std(ddof=1)) if n > 1 else float("nan"),
+        "bimodality": bimodality_coefficient(xs),
+        "distance": float("nan")
+        if community is None
+        else community_distance(xs, np.asarray(community)[ok]),
+        "clusters": opinion_clusters(xs),
+    }
+
+
+def _positions(decisions: pd.DataFrame) -> pd.Series:
+    """Each row's opinion on the Likert scale: a rule's continuous position, else the level."""
+    value = pd.to_numeric(decisions["value"], errors="coerce")
+    level = decisions["choice"].map(lambda c: level_of(c, LABELS))
+    return value.map(position_of).where(value.notna(), level)
+
+
+def _panels(decisions: pd.DataFrame):
+    """(unit key, members x steps positions forward-filled, communities) for every unit."""
+    keys = [*_KEYS, "replicate"]
+    frame = decisions.assign(position=_positions(decisions))
+    for key, unit in frame.groupby(keys, sort=False):
+        wide = unit.pivot(index="member", columns="step", values="position")
+        wide = wide.reindex(columns=range(int(unit.step.max()) + 1)).ffill(axis=1)
+        community = unit.groupby("member").role.first().reindex(wide.index)
+        yield dict(zip(keys, key, strict=True)), unit, wide, community
+
+
+# -- the study ----------------------------------------------------------------------------
+
+# Chuang et al. 2024, Table 1 (cumulative memory; mean over 15 topics, N = 10, 100 steps):
+# (claim true?, confirmation bias) -> (B: final mean, D: final sd).
+_CHUANG = {
+    (False, "none"): (-1.33, 0.60),
+    (False, "weak"): (-0.96, 0.87),
+    (False, "strong"): (-0.90, 1.24),
+    (True, "none"): (0.52, 0.66),
+    (True, "weak"): (0.56, 0.95),
+    (True, "strong"): (-0.10, 1.52),
+}
+_CHUANG_SOURCE = "Chuang et al. 2024, Table 1 (cumulative memory, 15 topics, N=10, 100 steps)"
+_BIAS = {"confirmation_bias": "strong", "weak_confirmation_bias": "weak"}
+
+
+class PolarizationStudy(Study):
+    """Polarization and opinion dynamics: LLM populations beside DeGroot, Deffuant and HK.
+
+    Parameters
+    ----------
+    config : PolarizationConfig or None
+        Populations, topics, personas, norms, networks and sizes.
+    seed : int or None
+        Seed of the run (drawn and recorded when None).
+
+    Examples
+    --------
+    >>> config = PolarizationConfig(populations=("rule:deffuant:0.2",), members=200,
+    ...                             rounds=100, topology=("complete",), initial="uniform")
+    >>> result = PolarizationStudy(config, seed=1).run()  # doctest: +SKIP
+    >>> result.summary[["population", "clusters", "published_clusters"]]  # doctest: +SKIP
+    """
+
+    name = "polarization"
+    Config = PolarizationConfig
+
+    def units(self, seed: int) -> list[Unit]:
+        """One unit per condition and replicate; replicate ``i`` has one seed everywhere."""
+        runs = self.config.runs
+        seeds = [unit_seed(seed, i) for i in range(runs)]
+        return [
+            Unit(k * runs + i, c, i, seeds[i])
+            for k, c in enumerate(self.config.conditions())
+            for i in range(runs)
+        ]
+
+    def models(self) -> list[str]:
+        return list(self.config.populations)
+
+    def build(self, unit: Unit, gateway: Gateway | None = None, run_id: str = "") -> Society:
+        """The society of one unit: every member alike, starting from the replicate's opinions."""
+        cfg, cond = self.config, unit.conditions
+        persona = resolve_opinion_persona(cond["persona"], cfg.persona_file)
+        person = make_person(cond["population"], persona, temperature=cfg.temperature)
+        n = cfg.members
+        schedule = cfg.schedule
+        if schedule == "auto":
+            schedule = "encounters" if isinstance(person, Deffuant) else "synchronous"
+        situation = Situation(
+            norm=cond["norm"],
+            topology=cfg.network(cond["topology"]),
+            exchange=cfg.exchange,
+            memory=cfg.memory,
+            schedule=schedule,
+        )
+        topic = (
+            resolve_topic(cond["topic"], cfg.topic_file) if cond["topic"] != "none" else NO_TOPIC
+        )
+        start = np.random.default_rng(np.random.SeedSequence(unit.seed, spawn_key=(1,)))
+        return OpinionSociety(
+            [person] * n,
+            OpinionTask.about(topic, cfg.rounds),
+            situation,
+            initial=initial_opinions(cfg.initial, n, start),
+            talk=cfg.messages,
+            seed=unit.seed,
+            gateway=gateway,
+            roles=[_COMMUNITIES[i >= n // 2] for i in range(n)],
+            conditions={**cond, "replicate": unit.replicate},
+            run_id=run_id,
+        )
+
+    def series(self, decisions: pd.DataFrame) -> pd.DataFrame:
+        """The measures at every step of every unit (the time series).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``population``, ``topic``, ``persona``, ``norm``, ``topology``,
+            ``replicate``, ``step``, ``mean``, ``variance``, ``diversity``,
+            ``bimodality``, ``distance``, ``clusters``; a member's opinion carries over
+            the steps it did not answer (not matched, or an invalid answer).
+        """
+        frames = []
+        for key, _, wide, community in _panels(decisions):
+            x = wide.to_numpy(dtype=float)
+            in_a = (community == _COMMUNITIES[0]).to_numpy()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps
+                frame = pd.DataFrame(
+                    {
+                        "step": wide.columns.astype(int),
+                        "mean": np.nanmean(x, axis=0),
+                        "variance": np.nanvar(x, axis=0, ddof=1),
+                        "diversity": np.nanstd(x, axis=0, ddof=1),
+                        "bimodality": bimodality_coefficient(x, axis=0)
+                        if not np.isnan(x).any()
+                        else [bimodality_coefficient(c) for c in x.T],
+                        "distance": np.abs(
+                            np.nanmean(x[in_a], axis=0) - np.nanmean(x[~in_a], axis=0)
+                        ),
+                        "clusters": [opinion_clusters(c) for c in x.T],
+                    }
+                )
+            frames.append(frame.assign(**key)[[*key, *frame.columns]])
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:
+        """Per-condition table: start and end measures, replicate means, published beside.
+
+        Parameters
+        ----------
+        decisions : pandas.DataFrame
+            The decisions table of a run.
+        seed : int
+            Unused (the summary has no randomness).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per condition (``population``, ``topic``, ``persona``, ``norm``,
+            ``topology``) with ``kind`` (``"llm"`` or ``"rule"``), ``runs``, ``members``,
+            ``rounds``, the start and end ``mean``, ``variance``, ``diversity``,
+            ``bimodality``, ``distance`` and ``clusters`` (``*_start`` for the start),
+            ``drift`` (towards accuracy, factual topics), ``degroot_limit``, ``invalid``
+            (LLM answers that could not be read), and ``published_mean``,
+            ``published_diversity``, ``published_clusters``, ``published_source``.
+        """
+        per_unit = []
+        for key, unit, wide, community in _panels(decisions):
+            start = opinion_measures(wide.iloc[:, 0], community)
+            end = opinion_measures(wide.iloc[:, -1], community)
+            truth = unit["claim_true"].iloc[0] if "claim_true" in unit else None
+            sign = {True: 1.0, False: -1.0}.get(truth, float("nan"))
+            per_unit.append(
+                {
+                    **key,
+                    "members": len(wide),
+                    "rounds": int(wide.columns[-1]),
+                    **{f"{m}_start": v for m, v in start.items()},
+                    **end,
+                    "drift": sign * (end["mean"] - start["mean"]),
+                    "degroot_limit": float(unit["degroot_limit"].iloc[0]),
+                    "invalid": int((~unit["valid"].astype(bool)).sum()),
+                    "claim_true": truth,
+                }
+            )
+        if not per_unit:
+            return pd.DataFrame()
+        units = pd.DataFrame(per_unit)
+        numeric = [c for c in units.columns if c not in (*_KEYS, "replicate", "claim_true")]
+        summary = units.groupby(_KEYS, sort=False).agg(
+            runs=("replicate", "nunique"),
+            claim_true=("claim_true", "first"),
+            **{c: (c, "sum" if c == "invalid" else "mean") for c in numeric},
+        )
+        summary = summary.reset_index()
+        summary.insert(1, "kind", np.where(summary.population.map(_is_rule), "rule", "llm"))
+        published = [self._published(row) for row in summary.itertuples(index=False)]
+        return pd.concat([summary, pd.DataFrame(published)], axis=1)
+
+    def _published(self, row) -> dict[str, Any]:
+        """The published behaviour for one summary row."""
+        out = {
+            "published_mean": float("nan"),
+            "published_diversity": float("nan"),
+            "published_clusters": float("nan"),
+            "published_source": "",
+        }
+        try:
+            person = make_person(row.population)
+        except ConfigError:
+            return out
+        mixed = row.topology == "complete"  # the published figures are for complete mixing
+        if isinstance(person, Deffuant):
+            if mixed:
+                out["published_clusters"] = max(1, math.floor(1 / (2 * person.d)))
+            out["published_source"] = (
+                "Deffuant et al. 2000: about floor(1/(2d)) clusters, consensus for d above "
+                "about 0.3 (opinions uniform on [0,1], random encounters, complete mixing)"
+            )
+        elif isinstance(person, HegselmannKrause):
+            if mixed and person.eps > 0.2:
+                out["published_clusters"] = 1
+            out["published_source"] = (
+                "Hegselmann & Krause 2002: consensus for eps above about 0.2 (uniform start, "
+                "everyone sees everyone)"
+            )
+        elif isinstance(person, DeGroot):
+            out["published_mean"] = row.degroot_limit
+            out["published_clusters"] = 1
+            out["published_source"] = (
+                "DeGroot 1974: consensus at the stationary-weighted mean of the initial "
+                "opinions (a connected network)"
+            )
+        elif not person.is_rule:
+            truth = row.claim_true
+            bias = _BIAS.get(row.persona, "none")
+            if truth in (True, False):
+                out["published_mean"], out["published_diversity"] = _CHUANG[(truth, bias)]
+                out["published_source"] = f"{_CHUANG_SOURCE}; {bias} confirmation bias"
+            else:
+                out["published_source"] = "no ground truth: not a topic of Chuang et al. 2024"
+        return out
+
+    def reference(self) -> pd.DataFrame:
+        """The published behaviour this study sets beside its results.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``model``, ``setting``, ``published`` and ``source``.
+        """
+        rows = [
+            (
+                "Deffuant",
+                "opinions uniform on [0,1], mu = 0.5, threshold d, random encounters",
+                "about floor(1/(2d)) clusters; consensus for d above about 0.3",
+                "Deffuant et al. 2000, Adv. Complex Systems 3",
+            ),
+            (
+                "Hegselmann-Krause",
+                "uniform initial opinions, confidence bound eps",
+                "consensus for eps above about 0.2",
+                "Hegselmann & Krause 2002, JASSS 5(3)",
+            ),
+            (
+                "DeGroot",
+                "row-stochastic trust matrix",
+                "consensus at the initial opinions' mean weighted by the stationary distribution",
+                "DeGroot 1974, JASA 69",
+            ),
+            (
+                "LLM agents",
+                "N=10, 100 steps, opinions -2..+2 on factual topics",
+                "drift towards the accurate answer; a confirmation-bias persona keeps "
+                "opinions diverse",
+                "Chuang et al. 2024, Findings of NAACL",
+            ),
+        ]
+        for (truth, bias), (b, d) in _CHUANG.items():
+            rows.append(
+                (
+                    "LLM agents",
+                    f"{'true' if truth else 'false'} claims, {bias} confirmation bias",
+                    f"final mean B = {b:+.2f}, diversity D = {d:.2f} (start D = 1.49)",
+                    _CHUANG_SOURCE,
+                )
+            )
+        return pd.DataFrame(rows, columns=["model", "setting", "published", "source"])
+
+    def table(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """The summary as a readable table: ours beside the published behaviour."""
+
+        def num(x: float, fmt: str = "{:.2f}") -> str:
+            return "" if pd.isna(x) else fmt.format(x)
+
+        def arrow(a: float, b: float, fmt: str = "{:+.2f}") -> str:
+            return f"{num(a, fmt)} -> {num(b, fmt)}"
+
+        shown = pd.DataFrame(
+            {
+                "population": [
+                    _label(p, s) for p, s in zip(summary.population, summary.persona, strict=True)
+                ],
+                "topic": summary.topic,
+                "network": summary.topology,
+                "runs": summary.runs,
+                "mean": [
+                    arrow(a, b) for a, b in zip(summary.mean_start, summary["mean"], strict=True)
+                ],
+                "B pub": summary.published_mean.map(lambda x: num(x, "{:+.2f}")),
+                "sd (D)": [
+                    arrow(a, b, "{:.2f}")
+                    for a, b in zip(summary.diversity_start, summary.diversity, strict=True)
+                ],
+                "D pub": summary.published_diversity.map(num),
+                "bimodality": summary.bimodality.map(num),
+                "A-B gap": [
+                    arrow(a, b, "{:.2f}")
+                    for a, b in zip(summary.distance_start, summary.distance, strict=True)
+                ],
+                "clusters": summary.clusters.map(lambda x: num(x, "{:g}")),
+                "clusters pub": summary.published_clusters.map(lambda x: num(x, "{:g}")),
+                "drift": summary.drift.map(lambda x: num(x, "{:+.2f}")),
+                "invalid": summary.invalid,
+            }
+        )
+        if summary.norm.nunique() > 1:
+            shown.insert(1, "norm", summary.norm)
+        return shown
+
+    def plot(self, result: StudyResult) -> Figure:
+        """LLM and rule populations side by side, with the published behaviour.
+
+        Left: diversity (sd, Chuang et al.'s *D*) over rounds, with Chuang et al.'s final
+        *D* without and with strong confirmation bias shaded. Middle: every member's final
+        opinion. Right: final clusters, ours (bars, mean over replicates) and published (x).
+        Each population is shown with its persona, and with its topic and network when the
+        run has several.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        import matplotlib.pyplot as plt
+        import seaborn as sns
+
+        summary, cfg = result.summary, result.config
+        several = [k for k in ("topic", "topology") if summary[k].nunique() > 1]
+
+        def label(row: Any) -> str:
+            extra = [row[k] for k in several if row[k] != "none"]
+            name = _label(row["population"], row["persona"])
+            return f"{name}, {', '.join(extra)}" if extra else name
+
+        series = self.series(result.decisions)
+        series["who"] = series.apply(label, axis=1)
+        summary = summary.assign(who=summary.apply(label, axis=1))
+        order = list(dict.fromkeys(summary.who))
+        palette = dict(zip(order, sns.color_palette("deep", len(order)), strict=True))
+        sns.set_theme(style="whitegrid", context="notebook")
+        fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+
+        ax = axes[0]
+        if (summary.kind == "llm").any():
+            ax.axhspan(0.60, 0.66, color="grey", alpha=0.25, label="Chuang et al.: no bias")
+            ax.axhspan(1.24, 1.52, color="grey", alpha=0.5, label="Chuang et al.: strong bias")
+        sns.lineplot(
+            series,
+            x="step",
+            y="diversity",
+            hue="who",
+            hue_order=order,
+            palette=palette,
+            errorbar=None,
+            ax=ax,
+        )
+        ax.set(xlabel="round", ylabel="opinion sd (diversity D)", title="Diversity over rounds")
+        ax.legend(fontsize="x-small", title=None)
+
+        last = series[series.step == series.groupby([*_KEYS, "replicate"]).step.transform("max")]
+        finals = pd.concat(
+            [
+                pd.DataFrame({"who": label(key), "opinion": wide.iloc[:, -1].to_numpy()})
+                for key, _, wide, _ in _panels(result.decisions)
+            ],
+            ignore_index=True,
+        )
+        ax = axes[1]
+        sns.stripplot(
+            finals,
+            x="who",
+            y="opinion",
+            hue="who",
+            order=order,
+            palette=palette,
+            jitter=0.25,
+            alpha=0.6,
+            legend=False,
+            ax=ax,
+        )
+        ax.set(xlabel="", ylabel="final opinion (-2..+2)", title="Final opinions", ylim=(-2.7, 2.7))
+        ax.set_xticks(range(len(order)), order, rotation=30, fontsize="x-small", ha="right")
+
+        ax = axes[2]
+        clusters = last.groupby("who").clusters.mean().reindex(order)
+        ax.bar(range(len(order)), clusters.to_numpy(), color=[palette[o] for o in order])
+        published = summary.set_index("who").published_clusters
+        for i, who in enumerate(order):
+            if pd.notna(published[who]):
+                ax.scatter(i, published[who], marker="x", color="black", s=80, zorder=5)
+        ax.scatter([], [], marker="x", color="black", label="published")
+        ax.set_xticks(range(len(order)), order, rotation=30, fontsize="x-small", ha="right")
+        ax.set(ylabel="final clusters", title="Clusters: ours (bars), published (x)")
+        ax.legend(fontsize="small")
+        fig.suptitle(
+            f"Opinion dynamics: {cfg.members} members, {cfg.rounds} rounds, "
+            f"{', '.join(cfg.topology)} network",
+            fontsize="medium",
+        )
+        fig.tight_layout()
+        return fig
+
+
+def _label(population: str, persona: str) -> str:
+    """A short name for a population (and its persona, for LLMs)."""
+    if _is_rule(population):
+        return population.removeprefix("rule:")
+    name = population.rsplit("/", 1)[-1]
+    return f"{name} ({persona})" if persona != "none" else name

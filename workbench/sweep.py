@@ -1,0 +1,729 @@
+"""Sweeps: every (condition x seed) of a study, on any executor, resumable.
+
+A :class:`Sweep` crosses a grid of config values with a list of seeds. Each combination is
+one *run*: the study built from the base config with the grid values replaced, run with
+that seed, and stored as one :class:`~workbench.store.RunRecord`. The run id is derived
+from (study, config, seed), so the same sweep always names its runs the same way:
+
+- **resumable**: runs already in the result store are skipped, so re-running a sweep
+  that was interrupted (Ctrl-C, a crash, ``kill -9``) only does what is missing;
+- **never half a run**: each run is written in one SQLite transaction the moment it
+  finishes, in the process that drives the sweep; a run that did not finish is not there;
+- **shared stores**: several sweeps may write to one store at once (SQLite's write-ahead
+  log queues them); a run finished by another process is counted, not written twice.
+
+Runs go through any :class:`concurrent.futures.Executor`:
+
+- none (the default): one after the other, in this process;
+- :class:`~concurrent.futures.ProcessPoolExecutor`: local processes (use the ``spawn``
+  start method, as :func:`executor` does);
+- Dask distributed: ``Client(address).get_executor()`` to join a cluster, or
+  ``executor("dask", workers=2)`` for an embedded ``LocalCluster`` (the optional extra
+  ``interactionist-workbench[distributed]``). Every worker needs ``workbench`` installed.
+
+Study code defined in a notebook works with every executor: each run travels to its
+worker serialised with ``cloudpickle`` (installed with Dask), which sends classes defined
+in ``__main__`` by value. Without cloudpickle, local processes need the study importable
+from a module (plain :mod:`pickle` sends classes by reference).
+
+Examples
+--------
+>>> from workbench.sweep import Sweep, executor
+>>> sweep = Sweep("asch", {"majority": [1, 3]}, seeds=4,
+...               config=AschConfig(model="rule:conformist:0.3", subjects=2))
+>>> result = sweep.run(store="sweep.sqlite")  # doctest: +SKIP
+>>> with executor("dask", workers=2) as pool:  # doctest: +SKIP
+...     result = sweep.run(executor=pool, store="sweep.sqlite")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import json
+import pickle
+import time
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from workbench.errors import ConfigError, WorkbenchError
+from workbench.provenance import config_dict
+
+__all__ = [
+    "EXECUTORS",
+    "Sweep",
+    "SweepError",
+    "SweepResult",
+    "SweepRun",
+    "executor",
+    "parse_grid",
+    "run_id_for",
+]
+
+#: Executor kinds known to :func:`executor` and ``workbench sweep --executor``.
+EXECUTORS = ("serial", "process", "dask")
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+class SweepError(WorkbenchError):
+    """A run of a sweep failed; the runs that finished are stored."""
+
+
+# -- grids ----------------------------------------------------------------------------
+
+
+def _fields(config_cls: type) -> dict[str, Any]:
+    """Field name -> resolved type hint of the config dataclass."""
+    if not dataclasses.is_dataclass(config_cls):
+        raise ConfigError(f"{config_cls!r} is not a config dataclass")
+    try:
+        hints = typing.get_type_hints(config_cls)
+    except Exception:  # unresolvable annotations (e.g. in a notebook): cast nothing
+        hints = {}
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_cls)}
+
+
+def _cast(text: str, hint: Any, key: str) -> Any:
+    """Turn the text of one grid value into a value of the field's type."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(hint, types.UnionType) or origin is typing.Union:
+        if text.strip().lower() == "none" and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _cast(text, inner[0], key) if len(inner) == 1 else text
+    if origin is tuple:  # one grid value of a list field is a list of one
+        return (_cast(text, args[0] if args else str, key),)
+    try:
+        if hint is bool:
+            word = text.strip().lower()
+            if word in _TRUE | _FALSE:
+                return word in _TRUE
+            raise ValueError(text)
+        if hint in (int, float):
+            return hint(text.strip())
+    except ValueError:
+        kind = "true/false" if hint is bool else hint.__name__
+        raise ConfigError(f"grid key {key!r} takes {kind} values, got {text!r}") from None
+    return text
+
+
+def parse_grid(specs: Iterable[str], config_cls: type) -> dict[str, list[Any]]:
+    """Parse ``key=v1,v2`` grid specs against the fields of ``config_cls``.
+
+    Parameters
+    ----------
+    specs : iterable of str
+        One ``key=v1,v2,...`` per swept field; the key may use ``-`` for ``_``. Values are
+        cast to the field's type (``int``, ``float``, ``bool``, ``none`` for an optional
+        field; one value of a list field is a list of one).
+    config_cls : type
+        The study's config dataclass.
+
+    Returns
+    -------
+    dict of str to list
+        Field name -> values, in the order given.
+
+    Raises
+    ------
+    ConfigError
+        For a spec without ``=``, an unknown or repeated key, or an empty or ill-typed value.
+    """
+    fields = _fields(config_cls)
+    grid: dict[str, list[Any]] = {}
+    for spec in specs:
+        if not isinstance(spec, str) or "=" not in spec:
+            raise ConfigError(f"bad grid {spec!r}: write key=value1,value2")
+        key, _, values = spec.partition("=")
+        key = key.strip().replace("-", "_")
+        _check_key(key, fields, config_cls)
+        if key in grid:
+            raise ConfigError(f"grid key {key!r} is given twice; list all its values once")
+        parts = [v.strip() for v in values.split(",")]
+        if not values.strip() or any(not p for p in parts):
+            raise ConfigError(f"bad grid {spec!r}: every value between commas must be non-empty")
+        grid[key] = [_cast(p, fields[key], key) for p in parts]
+    return grid
+
+
+def _check_key(key: str, fields: Mapping[str, Any], config_cls: type) -> None:
+    if key not in fields:
+        raise ConfigError(
+            f"unknown grid key {key!r}; {config_cls.__name__} has {', '.join(fields) or 'none'}"
+        )
+
+
+def _normalise_grid(grid: Any, config_cls: type) -> dict[str, list[Any]]:
+    if grid is None:
+        return {}
+    if isinstance(grid, str):
+        grid = [grid]
+    if not isinstance(grid, Mapping):
+        return parse_grid(grid, config_cls)
+    fields = _fields(config_cls)
+    out: dict[str, list[Any]] = {}
+    for key, values in grid.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"grid keys must be field names, got {key!r}")
+        key = key.replace("-", "_")
+        _check_key(key, fields, config_cls)
+        if isinstance(values, str) or not isinstance(values, Iterable):
+            values = [values]
+        values = [_coerce(v, fields[key], key) for v in values]
+        if not values:
+            raise ConfigError(f"grid key {key!r} has no values")
+        out[key] = values
+    return out
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """A Python grid value for a field: text is cast; a scalar for a list field is a list of one."""
+    if isinstance(value, str) and hint is not str:
+        return _cast(value, hint, key)
+    if typing.get_origin(hint) is tuple:
+        return tuple(value) if isinstance(value, list | tuple) else (value,)
+    return value
+
+
+def _normalise_seeds(seeds: int | Iterable[int]) -> list[int]:
+    if isinstance(seeds, bool):
+        raise ConfigError(f"seeds must be a count or a list of integers, got {seeds!r}")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError(f"seeds must be at least 1, got {seeds}")
+        return list(range(seeds))
+    try:
+        out = [int(s) for s in seeds]
+    except (TypeError, ValueError):
+        raise ConfigError(f"seeds must be a count or a list of integers, got {seeds!r}") from None
+    if not out:
+        raise ConfigError("give at least one seed")
+    if any(s < 0 for s in out) or len(set(out)) != len(out):
+        raise ConfigError(f"seeds must be distinct non-negative integers, got {out}")
+    return out
+
+
+def run_id_for(study: str, config: Any, seed: int) -> str:
+    """The deterministic id of the run of ``study`` with ``config`` and ``seed``.
+
+    ``<study>-<16 hex digits of sha256 over the study name, the config as plain data and
+    the seed>``: the same run always gets the same id, a different one another id.
+    """
+    payload = json.dumps(
+        {"study": study, "config": config_dict(config), "seed": int(seed)},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=repr,
+    )
+    return f"{study}-{hashlib.sha256(payload.encode()).hexdigest()[:16]}"
+
+
+# -- the sweep ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One run of a sweep: grid values, seed, the resulting config and the run id."""
+
+    run_id: str
+    conditions: Mapping[str, Any]
+    seed: int
+    config: Any
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to do one run (serialised with cloudpickle)."""
+
+    study_cls: type
+    config: Any
+    seed: int
+    run_id: str
+    conditions: Mapping[str, Any]
+    gateway: Any  # GatewayConfig or None
+
+
+@dataclass(eq=False)
+class SweepResult:
+    """What a sweep did.
+
+    Attributes
+    ----------
+    study : str
+        Study name.
+    runs : pandas.DataFrame
+        One row per run in grid order: ``run_id``, the grid keys, ``seed``, ``status``
+        (``"ran"``: done now; ``"stored"``: found in the store, done earlier or by another
+        process; ``"pending"``: not done, because the sweep stopped) and ``seconds``.
+    store : ResultStore or None
+        Where the runs are.
+    records : dict
+        Run id -> :class:`~workbench.store.RunRecord` of the runs done now (kept only
+        when there is no store).
+    seconds : float
+        Wall time of the sweep.
+    """
+
+    study: str
+    runs: pd.DataFrame
+    store: Any = None
+    records: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """Whether every run of the sweep is done."""
+        return bool((self.runs.status != "pending").all())
+
+    def _record(self, run_id: str):
+        if run_id in self.records:
+            return self.records[run_id]
+        if self.store is None:
+            raise WorkbenchError(f"run {run_id} was not done in this sweep and there is no store")
+        return self.store.load(run_id)
+
+    def table(self, name: str = "decisions") -> pd.DataFrame:
+        """All runs' ``decisions`` (or ``summary``) tables, with the grid keys and seed.
+
+        Grid columns are added where the study's own table does not already have them.
+        """
+        frames = []
+        keys = [c for c in self.runs.columns if c not in ("run_id", "status", "seconds")]
+        for row in self.runs[self.runs.status != "pending"].itertuples(index=False):
+            frame = getattr(self._record(row.run_id), name)
+            if frame is None:
+                continue
+            frame = frame.copy()
+            for key in keys:
+                if key not in frame.columns:
+                    value = getattr(row, key)
+                    frame[key] = [value] * len(frame)
+            if "run_id" not in frame.columns:
+                frame["run_id"] = row.run_id
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def decisions(self) -> pd.DataFrame:
+        """Every decision of every run done, one row each."""
+        return self.table("decisions")
+
+    def summaries(self) -> pd.DataFrame:
+        """Every run's summary table, stacked."""
+        return self.table("summary")
+
+
+class Sweep:
+    """Every combination of grid values and seeds of one study.
+
+    Parameters
+    ----------
+    study : str, Study subclass or Study instance
+        A registered study name (``"asch"``), a :class:`~workbench.studies.Study` subclass
+        (one defined in a notebook works), or an instance whose config is the base.
+    grid : mapping or sequence of str, optional
+        Field name -> values (``{"majority": [1, 3]}``), or ``"key=v1,v2"`` strings. Each
+        combination replaces those fields of the base config. No grid: the base config alone.
+    seeds : int or iterable of int
+        A count ``n`` (seeds ``0 .. n-1``) or the seeds themselves. Every condition runs
+        with every seed.
+    config : dataclass, optional
+        The base config (the study's defaults, or the instance's config, when None).
+    gateway : GatewayConfig, optional
+        How LLM runs reach models; each run gets its own gateway built from it (so its
+        accounting is its own). The study's default gateway when None.
+
+    Examples
+    --------
+    >>> Sweep("asch", ["majority=1,3", "temperature=0,1"], seeds=2).runs()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        study: Any,
+        grid: Mapping[str, Iterable[Any]] | Sequence[str] | None = None,
+        seeds: int | Iterable[int] = 1,
+        *,
+        config: Any = None,
+        gateway: Any = None,
+    ) -> None:
+        from workbench.studies import Study, get_study
+
+        if isinstance(study, str):
+            study_cls = get_study(study)
+        elif isinstance(study, Study):
+            study_cls, config = type(study), config if config is not None else study.config
+        elif isinstance(study, type) and issubclass(study, Study):
+            study_cls = study
+        else:
+            raise ConfigError(f"a sweep needs a study name or Study class, not {study!r}")
+        self.study_cls = study_cls
+        self.config = config
+        self.grid = _normalise_grid(grid, study_cls.Config)
+        self.seeds = _normalise_seeds(seeds)
+        self.gateway = gateway
+
+    def __repr__(self) -> str:
+        return f"Sweep({self.study_cls.name!r}, {self.grid!r}, seeds={self.seeds!r})"
+
+    @property
+    def name(self) -> str:
+        return self.study_cls.name
+
+    def runs(self) -> list[SweepRun]:
+        """Every run, conditions in grid order, then seeds.
+
+        Raises
+        ------
+        ConfigError
+            When a combination of grid values makes an invalid config (the message names
+            the combination).
+        """
+        base = self.config if self.config is not None else self.study_cls.Config()
+        planned = []
+        keys = list(self.grid)
+        for combo in itertools.product(*self.grid.values()):
+            conditions = dict(zip(keys, combo, strict=True))
+            try:
+                config = dataclasses.replace(base, **conditions)
+            except (ConfigError, TypeError, ValueError) as exc:
+                where = " ".join(f"{k}={_show(v)}" for k, v in conditions.items())
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ConfigError(f"grid {where}: {message}") from None
+            for seed in self.seeds:
+                planned.append(
+                    SweepRun(run_id_for(self.name, config, seed), conditions, seed, config)
+                )
+        return planned
+
+    def run(
+        self,
+        executor: Executor | None = None,
+        store: Any = None,
+        *,
+        progress: bool = True,
+    ) -> SweepResult:
+        """Do every run not yet in ``store``; store each one as it finishes.
+
+        Parameters
+        ----------
+        executor : concurrent.futures.Executor or None
+            Where runs execute; None runs them one by one in this process.
+        store : ResultStore, str, os.PathLike or None
+            The result store; with None nothing is stored or skipped and the records are
+            kept in memory (:attr:`SweepResult.records`).
+        progress : bool
+            Show a tqdm bar over runs.
+
+        Returns
+        -------
+        SweepResult
+
+        Raises
+        ------
+        SweepError
+            When a run raised a :class:`~workbench.errors.WorkbenchError`; runs that
+            finished are stored. Other exceptions (bugs in study code) propagate as they are,
+            after the finished runs are stored.
+        """
+        from tqdm.auto import tqdm
+
+        from workbench.store import ResultStore
+
+        if store is not None and not isinstance(store, ResultStore):
+            store = ResultStore(store)
+        planned = self.runs()
+        status = dict.fromkeys((r.run_id for r in planned), "pending")
+        seconds: dict[str, float] = {}
+        done = _stored_ids(store, status) if store is not None else set()
+        for run_id in done:
+            status[run_id] = "stored"
+        todo = [r for r in planned if status[r.run_id] == "pending"]
+        todo = list({r.run_id: r for r in todo}.values())  # grid values may repeat
+        records: dict[str, Any] = {}
+        start = time.perf_counter()
+        bar = tqdm(
+            total=len(status),
+            initial=len(status) - len(todo),
+            disable=not progress,
+            desc=f"sweep {self.name}",
+            unit="run",
+        )
+
+        def finish(run: SweepRun, payload: bytes, took: float) -> None:
+            record = _loads(payload)
+            if store is None:
+                records[run.run_id] = record
+                status[run.run_id] = "ran"
+            else:
+                status[run.run_id] = "ran" if _save(store, record) else "stored"
+            seconds[run.run_id] = round(took, 3)
+            bar.update()
+
+        try:
+            if executor is None:
+                for run in todo:
+                    t0 = time.perf_counter()
+                    try:
+                        payload = execute(_dumps(self._job(run)))
+                    except WorkbenchError as exc:
+                        raise _failed(run, exc, status) from None
+                    finish(run, payload, time.perf_counter() - t0)
+            else:
+                self._run_on(executor, todo, finish, status)
+        finally:
+            bar.close()
+        rows = [
+            {
+                "run_id": r.run_id,
+                **{k: _cell(v) for k, v in r.conditions.items()},
+                "seed": r.seed,
+                "status": status[r.run_id],
+                "seconds": seconds.get(r.run_id, float("nan")),
+            }
+            for r in planned
+        ]
+        return SweepResult(
+            self.name, pd.DataFrame(rows), store, records, round(time.perf_counter() - start, 3)
+        )
+
+    def _job(self, run: SweepRun) -> _Job:
+        return _Job(
+            self.study_cls, run.config, run.seed, run.run_id, dict(run.conditions), self.gateway
+        )
+
+    def _run_on(self, executor: Executor, todo, finish, status) -> None:
+        submitted: dict[Future, tuple[SweepRun, float]] = {}
+        try:
+            for run in todo:
+                future = executor.submit(execute, _dumps(self._job(run)))
+                submitted[future] = (run, time.perf_counter())
+            pending = set(submitted)
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    run, t0 = submitted[future]
+                    try:
+                        payload = future.result()
+                    except WorkbenchError as exc:
+                        _drain(pending, submitted, finish)
+                        raise _failed(run, exc, status) from None
+                    except BaseException:
+                        _drain(pending, submitted, finish)
+                        raise
+                    finish(run, payload, time.perf_counter() - t0)
+        except KeyboardInterrupt:
+            for future in submitted:
+                future.cancel()
+            raise
+
+
+def _drain(pending: set[Future], submitted: dict, finish) -> None:
+    """After a failure: cancel what has not started, keep what finishes anyway."""
+    for future in pending:
+        future.cancel()
+    for future in pending:
+        if future.cancelled():
+            continue
+        try:
+            payload = future.result()
+        except BaseException:  # noqa: BLE001 - the first failure is the one reported
+            continue
+        run, t0 = submitted[future]
+        finish(run, payload, time.perf_counter() - t0)
+
+
+def _failed(run: SweepRun, exc: Exception, status: Mapping[str, str]) -> SweepError:
+    finished = sum(s != "pending" for s in status.values())
+    where = " ".join(f"{k}={_show(v)}" for k, v in run.conditions.items())
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return SweepError(
+        f"run {where + ' ' if where else ''}seed={run.seed} failed: {message} "
+        f"({finished} of {len(status)} runs are done; run the sweep again to resume)"
+    )
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _cell(value: Any) -> Any:
+    """A grid value as a table cell (a list value of one is shown as that value)."""
+    if isinstance(value, tuple) and len(value) == 1:
+        return value[0]
+    return value
+
+
+def _stored_ids(store: Any, wanted: Iterable[str]) -> set[str]:
+    listed = store.runs()
+    if listed.empty:
+        return set()
+    return set(listed.run_id) & set(wanted)
+
+
+def _save(store: Any, record: Any) -> bool:
+    """Store ``record``; False when another process stored that run first."""
+    if store.has(record.run_id):
+        return False
+    try:
+        store.save(record)
+    except WorkbenchError:
+        if store.has(record.run_id):
+            return False
+        raise
+    return True
+
+
+# -- the worker side ------------------------------------------------------------------
+
+
+def _dumps(obj: Any) -> bytes:
+    try:
+        import cloudpickle
+    except ImportError:  # plain pickle: classes must be importable by the worker
+        return pickle.dumps(obj)
+    return cloudpickle.dumps(obj)
+
+
+def _loads(payload: bytes) -> Any:
+    return pickle.loads(payload)
+
+
+def execute(payload: bytes) -> bytes:
+    """Do one run of a sweep; the argument and the result are pickles.
+
+    The result is the run's :class:`~workbench.store.RunRecord` (run id from the sweep,
+    metadata with the grid values and the seed).
+    """
+    from workbench.store import RunRecord, utc_now
+
+    job: _Job = _loads(payload)
+    study = job.study_cls(job.config, seed=job.seed)
+    gateway = None
+    if job.gateway is not None and any(not m.startswith("rule:") for m in study.models()):
+        from workbench.llm import Gateway
+
+        gateway = Gateway(job.gateway)
+    try:
+        result = study.run(gateway)
+    finally:
+        if gateway is not None:
+            gateway.close()
+    decisions = result.decisions.copy()
+    if "run_id" in decisions.columns:
+        decisions["run_id"] = job.run_id
+    metadata = {
+        **result.metadata,
+        "sweep": {
+            "conditions": {k: _plain(v) for k, v in job.conditions.items()},
+            "seed": job.seed,
+        },
+    }
+    record = RunRecord(job.run_id, study.name, utc_now(), metadata, decisions, result.summary)
+    return pickle.dumps(record)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return repr(value)
+
+
+# -- executors ------------------------------------------------------------------------
+
+
+@contextmanager
+def executor(
+    kind: str = "serial", workers: int | None = None, scheduler: str | None = None
+) -> Iterator[Executor | None]:
+    """An executor for :meth:`Sweep.run`, shut down on exit.
+
+    Parameters
+    ----------
+    kind : {"serial", "process", "dask"}
+        ``serial``: None (runs in this process); ``process``: a spawn-based
+        :class:`~concurrent.futures.ProcessPoolExecutor`; ``dask``: a Dask distributed
+        executor, on an embedded ``LocalCluster`` unless ``scheduler`` is given.
+    workers : int or None
+        Processes (``process``) or Dask worker processes (``dask``, local cluster); the
+        number of cores by default (2 workers for Dask).
+    scheduler : str or None
+        Address of a running Dask scheduler (``tcp://HOST:PORT``); implies ``dask``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown kind, a bad worker count, or Dask not installed or unreachable.
+    """
+    if scheduler is not None:
+        if kind not in ("serial", "dask"):
+            raise ConfigError(f"--scheduler runs on Dask; it cannot be combined with {kind!r}")
+        kind = "dask"
+    if kind not in EXECUTORS:
+        raise ConfigError(f"unknown executor {kind!r}; choose one of {', '.join(EXECUTORS)}")
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise ConfigError(f"workers must be at least 1, got {workers}")
+    if kind == "serial":
+        yield None
+        return
+    if kind == "process":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
+        try:
+            yield pool
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError(
+            "the dask executor needs Dask distributed: "
+            "pip install 'interactionist-workbench[distributed]'"
+        ) from None
+    cluster = None
+    try:
+        if scheduler is not None:
+            client = Client(scheduler, timeout="10s")
+        else:
+            cluster = LocalCluster(
+                n_workers=workers or 2,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        where = scheduler or "a local cluster"
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"cannot reach Dask scheduler {where}: {message}") from None
+    try:
+        client.run(_warm_worker)  # import the heavy modules once per worker, up front
+        yield client.get_executor()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _warm_worker() -> None:
+    import workbench.studies  # noqa: F401  (mesa, scipy, pandas: seconds on a cold worker)

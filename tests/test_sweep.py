@@ -6,7 +6,6 @@ script, so its classes live in ``__main__`` as they would in a notebook.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -247,10 +246,9 @@ def test_kill_9_midway_loses_no_finished_run_and_resume_completes(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     before = check_whole(store)
     assert 3 <= len(before) < 10
-    resumed = run_tally(script, path, 0, 5)
-    out, err = resumed.communicate(timeout=60)
-    assert resumed.returncode == 0, err
-    counts = json.loads(out.strip().splitlines()[-1])
+    Tally, _ = local_tally()  # resume here: the same sweep, so the same run ids
+    resumed = Sweep(Tally, {"p": [0.2, 0.8]}, range(5)).run(store=store, progress=False)
+    counts = resumed.runs.status.value_counts().to_dict()
     assert counts == {"stored": len(before), "ran": 10 - len(before)}
     after = check_whole(store)
     assert len(after) == 10

@@ -353,7 +353,8 @@ class Gateway:
             except Exception as exc:  # litellm maps every provider's errors to its own types
                 name = type(exc).__name__
                 message = redact(f"{name}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                if name in _FATAL_NAMES:
+                unknown_provider = "LLM Provider NOT provided" in str(exc)
+                if name in _FATAL_NAMES or unknown_provider:
                     raise ModelUnavailableError(
                         f"model {call['model']!r} refused the call ({message}); "
                         "check the model name and the provider's API key in the environment"

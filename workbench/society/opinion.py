@@ -471,7 +471,8 @@ class OpinionTask(Task):
     topic : Topic
         The claim under discussion.
     board : dict of str to str
-        This round's messages by member label (filled by :class:`OpinionSociety`).
+        This round's messages by member label, filled by the :class:`OpinionSociety` that
+        uses the task (so give each talking society its own task).
     """
 
     topic: Topic = NO_TOPIC
@@ -637,7 +638,7 @@ class OpinionSociety(Society):
             index = options.index(member.answer)
             start = Decision(
                 options=options,
-                probabilities=tuple(float(i == index) for i in range(len(options))),
+                probabilities=_one_hot(index, len(options)),
                 choice=member.answer,
                 valid=True,
                 method="initial",
@@ -672,7 +673,7 @@ class OpinionSociety(Society):
             if member in texts:
                 text = " ".join(texts[member].split())[:300] or "(no message)"
             else:
-                text = f"I {MEANINGS[LABELS.index(member.answer)]}." if member.answer else ""
+                text = f"My view: {task.meaning(member.answer)}." if member.answer else ""
             task.board[member.label] = text
             self.posts.append({"step": step, "member": member.unique_id, "message": text})
 

@@ -733,7 +733,9 @@ class PolarizationStudy(Study):
         import seaborn as sns
 
         summary, cfg = result.summary, result.config
-        several = [k for k in ("topic", "topology") if summary[k].nunique() > 1]
+        several = [
+            k for k in ("topic", "topology") if summary[k][summary[k] != "none"].nunique() > 1
+        ]
 
         def label(row: Any) -> str:
             extra = [row[k] for k in several if row[k] != "none"]
@@ -763,7 +765,8 @@ class PolarizationStudy(Study):
             ax=ax,
         )
         ax.set(xlabel="round", ylabel="opinion sd (diversity D)", title="Diversity over rounds")
-        ax.legend(fontsize="x-small", title=None)
+        handles, labels = ax.get_legend_handles_labels()
+        ax.get_legend().remove()
 
         last = series[series.step == series.groupby([*_KEYS, "replicate"]).step.transform("max")]
         finals = pd.concat(
@@ -805,7 +808,9 @@ class PolarizationStudy(Study):
             f"{', '.join(cfg.topology)} network",
             fontsize="medium",
         )
-        fig.tight_layout()
+        rows = math.ceil(len(labels) / 3)
+        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize="small", frameon=False)
+        fig.tight_layout(rect=(0, 0.04 * rows + 0.02, 1, 1))
         return fig
 
 

@@ -102,8 +102,10 @@ def test_ctrl_c_keeps_finished_subjects(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     kept = re.search(r"kept (\d) of 10 finished units", err)
     assert kept and err.endswith("finished work was kept\n")
-    # units 0 and 1 finished; unit 3 may have started before the interrupt was seen
+    # Units 0 and 1 finished before the interrupt; the interrupted unit is lost; units
+    # the worker picked up before the main thread saw the interrupt may also finish.
     decisions = pd.read_csv(tmp_path / "out" / "asch_decisions.csv")
     units = decisions[["majority", "ally", "subject"]].drop_duplicates()
-    assert len(units) == int(kept.group(1)) in (2, 3)
+    assert len(units) == int(kept.group(1))
+    assert 2 <= len(units) < 10
     assert not (tmp_path / "s.sqlite").exists()

@@ -168,3 +168,41 @@ def test_rule_decision_and_config_errors():
         GatewayConfig(cassette_mode="sometimes")
     with pytest.raises(ConfigError, match="does not exist"):
         Gateway(GatewayConfig(cassette="/nonexistent/c.jsonl", cassette_mode="replay"))
+
+
+_EXACT_SCRIPT = """
+import json, sys
+import numpy as np
+from workbench.llm import DEFAULT_MODEL, DecisionRequest, Gateway, GatewayConfig
+
+def ask(order):
+    gateway = Gateway(GatewayConfig(concurrency=4))
+    requests = [
+        DecisionRequest(
+            DEFAULT_MODEL,
+            [{"role": "user", "content": f"Person {i} says {'ABC'[i % 3]}. Pick A, B or C."}],
+            options=("A", "B", "C"),
+        )
+        for i in order
+    ]
+    decisions = gateway.decide(requests, np.random.default_rng(0))
+    gateway.close()
+    return {i: d.probabilities for i, d in zip(order, decisions)}
+
+first, second = ask(range(8)), ask([5, 2, 7, 0, 3, 6, 1, 4])
+print(json.dumps([first[i] == second[i] for i in range(8)]))
+"""
+
+
+def test_exact_mode_gives_the_same_probabilities_whatever_the_batching():
+    """WORKBENCH_LOCAL_EXACT=1: the same prompt, asked in another order and company, gives
+    bit-identical option probabilities (a fresh process, as the setting is read at load)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WORKBENCH_LOCAL_EXACT": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", _EXACT_SCRIPT], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [True] * 8

@@ -6,8 +6,18 @@ shared by every caller in the process; it runs with as many threads as the machi
 cores and several parallel slots, so concurrent requests are batched by llama.cpp's
 continuous batching and a shared prompt prefix stays cached.
 
-Settings (environment): ``WORKBENCH_LOCAL_SLOTS`` (parallel slots, default 4) and
-``WORKBENCH_LOCAL_CTX`` (context tokens per slot, default 2048).
+Settings (environment): ``WORKBENCH_LOCAL_SLOTS`` (parallel slots, default 4),
+``WORKBENCH_LOCAL_CTX`` (context tokens per slot, default 2048) and
+``WORKBENCH_LOCAL_EXACT`` (``1``: one slot and no prompt cache).
+
+Exactness. With the prompt cache or several slots, the tokens of a prompt are computed in
+batches whose make-up depends on what else was asked before and at the same time, and
+llama.cpp's kernels round differently for different batch shapes. Measured with
+Qwen2.5-Coder-1.5B on Asch prompts, the same prompt's option log-probabilities then differ
+by up to 0.07 between runs, enough to flip near-tied answers (14 of 432 in two runs of
+``workbench run asch``). ``WORKBENCH_LOCAL_EXACT=1`` computes every prompt alone and from
+scratch, so the same prompt always gives the same bits, at about 1.7 times the time.
+Replaying a cassette is exact in every mode.
 """
 
 from __future__ import annotations
@@ -30,8 +40,15 @@ _servers_lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
 
 
+def exact() -> bool:
+    """Whether local servers compute every prompt alone, without the prompt cache."""
+    return os.environ.get("WORKBENCH_LOCAL_EXACT", "0").strip() not in ("", "0", "false")
+
+
 def slots() -> int:
     """Number of parallel slots each local server runs."""
+    if exact():
+        return 1
     return max(1, int(os.environ.get("WORKBENCH_LOCAL_SLOTS", "4")))
 
 
@@ -69,7 +86,7 @@ def _load(path: Path) -> Any:
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
     params.cont_batching = True
-    params.cache_prompt = True
+    params.cache_prompt = not exact()
     params.verbosity = -1
     try:
         return xllamacpp.Server(params)
@@ -84,6 +101,8 @@ def _request_body(messages: list, optional_params: dict) -> dict:
     for key in ("max_tokens", "temperature", "seed", "grammar", "logprobs", "top_logprobs", "stop"):
         if optional_params.get(key) is not None:
             body[key] = optional_params[key]
+    if exact():
+        body["cache_prompt"] = False
     return body
 
 

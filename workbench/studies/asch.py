@@ -113,9 +113,13 @@ class AschConfig:
     subjects : int
         Subjects per condition.
     majority : tuple of int
-        Sizes of the unanimous wrong majority (0 is the control, alone).
+        Sizes of the unanimous wrong majority (0 is the control, alone). The default
+        (0, 1, 3) spans Asch's rise from almost none to a third; with 8 subjects it is
+        432 decisions, about 12 minutes for Qwen2.5-Coder-1.5B on 2 cores (prompt
+        processing runs near 48 tokens/s there, so every condition costs about 4 min).
     ally : tuple of int
-        Majority sizes that also run with one truthful ally answering fourth.
+        Majority sizes that also run with one truthful ally answering fourth (none by
+        default; ``--ally 3`` adds Asch's dissenting-partner condition).
     norm : tuple of str
         Norms to run: presets (``"public"``, ``"private"``, ``"accuracy"``,
         ``"harmony"``, ``"none"``) or sentences.
@@ -141,10 +145,10 @@ class AschConfig:
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "subject model or rule spec"})
     subjects: int = field(default=8, metadata={"help": "subjects per condition"})
     majority: tuple[int, ...] = field(
-        default=(0, 1, 3, 8), metadata={"help": "unanimous majority sizes, e.g. 0,1,2,3,4,8,15"}
+        default=(0, 1, 3), metadata={"help": "unanimous majority sizes, e.g. 0,1,2,3,4,8,15"}
     )
     ally: tuple[int, ...] = field(
-        default=(3,), metadata={"help": "majority sizes also run with one truthful ally"}
+        default=(), metadata={"help": "majority sizes also run with one truthful ally, e.g. 3"}
     )
     norm: tuple[str, ...] = field(
         default=("public",), metadata={"help": "norms: public, private, accuracy, harmony, none"}

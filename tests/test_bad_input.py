@@ -302,3 +302,9 @@ def test_two_sweep_processes_on_one_store_lose_nothing(tmp_path):
     assert sum(c.get("ran", 0) for c in counts) == 18  # no run written twice
     assert all(sum(c.values()) == 12 for c in counts)
     assert runs.n_decisions.eq(DECISIONS_PER_RUN).all()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-0.5"])
+def test_temperature_must_be_a_finite_non_negative_number(value):
+    status, err = invoke(["run", "asch", "--model", "local/smollm2-135m", "--temperature", value])
+    assert status == 2 and err.count("\n") == 1 and "temperature" in err

@@ -206,3 +206,17 @@ def test_exact_mode_gives_the_same_probabilities_whatever_the_batching():
         [sys.executable, "-c", _EXACT_SCRIPT], env=env, capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [True] * 8
+
+
+def test_record_mode_rerecords_old_entries_but_repeats_answers_within_the_session(tmp_path):
+    from workbench.llm.cassette import Cassette
+
+    path = tmp_path / "c.jsonl"
+    old = Cassette(path, "record")
+    old.put("k1", {"model": "m"}, {"content": "old"})
+    old.save()
+    cassette = Cassette(path, "record")
+    assert cassette.get("k1") is None  # recorded in an earlier session: ask the model again
+    cassette.put("k1", {"model": "m"}, {"content": "new"})
+    assert cassette.get("k1") == {"content": "new"}  # asked again in this session: same answer
+    assert cassette.get("k2") is None

@@ -10,7 +10,10 @@ sampling parameters, and every line is passed through :func:`redact` before it i
 Modes
 -----
 ``off``     never read or write.
-``record``  always call the model and write every response.
+``record``  call the model for every request not yet recorded in this session and write
+            every response; a request repeated within the session gets the answer
+            recorded for it, so that a replay follows the recorded run exactly even
+            where the model's answers to one prompt vary (batched local models do).
 ``replay``  only read; a request missing from the cassette raises :class:`CassetteMissError`.
 ``auto``    read when recorded, otherwise call the model and write.
 """
@@ -75,6 +78,7 @@ class Cassette:
         self.path = Path(path) if path is not None else None
         self.mode = mode
         self._entries: dict[str, dict[str, Any]] = {}
+        self._fresh: set[str] = set()  # keys recorded in this session
         self._dirty = False
         self._lock = threading.Lock()
         if self.path is not None and self.path.exists() and mode != "off":
@@ -107,7 +111,7 @@ class Cassette:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The recorded response for ``key``, or None."""
-        if not self.reads:
+        if not self.reads and key not in self._fresh:
             return None
         entry = self._entries.get(key)
         return None if entry is None else entry["response"]
@@ -118,6 +122,7 @@ class Cassette:
             return
         with self._lock:
             self._entries[key] = {"key": key, "call": call, "response": response}
+            self._fresh.add(key)
             self._dirty = True
 
     def save(self) -> None:

@@ -23,6 +23,8 @@ References
 
 from __future__ import annotations
 
+import math
+
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -71,8 +73,10 @@ class LLMPerson:
     def __post_init__(self) -> None:
         if not self.model or self.model.startswith("rule:"):
             raise ConfigError(f"an LLM person needs a litellm model string, got {self.model!r}")
-        if self.temperature < 0:
-            raise ConfigError(f"temperature must be non-negative, got {self.temperature}")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise ConfigError(
+                f"temperature must be a finite non-negative number, got {self.temperature}"
+            )
 
     def request(self, observation: Observation, task: Task, norm: str = "") -> DecisionRequest:
         """The forced-choice request for one observation (no I/O)."""

@@ -240,8 +240,10 @@ class PolarizationConfig:
             )
         if self.memory < 0:
             raise ConfigError(f"memory must be 0 or more rounds, got {self.memory}")
-        if self.temperature < 0:
-            raise ConfigError(f"temperature must be non-negative, got {self.temperature}")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            raise ConfigError(
+                f"temperature must be a finite non-negative number, got {self.temperature}"
+            )
         for population in self.populations:
             make_person(population, temperature=self.temperature)
         for topic in self.topic:

@@ -24,7 +24,6 @@ References
 from __future__ import annotations
 
 import math
-
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar

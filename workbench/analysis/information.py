@@ -67,6 +67,7 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections import Counter
@@ -171,26 +172,16 @@ def _check_base(base: float) -> float:
     return float(base)
 
 
-def _check_correction(correction: str) -> str:
-    if correction not in _CORRECTIONS:
-        raise ConfigError(
-            f"correction must be one of {', '.join(map(repr, _CORRECTIONS))}, got {correction!r}."
-        )
-    return correction
+def _check_choice(value: str, name: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}.")
+    return value
 
 
 def _check_count(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
-
-
-def _check_surrogate(surrogate: str) -> str:
-    if surrogate not in _SURROGATES:
-        raise ConfigError(
-            f"surrogate must be one of {', '.join(map(repr, _SURROGATES))}, got {surrogate!r}."
-        )
-    return surrogate
 
 
 def _codes(values: Any, name: str) -> np.ndarray:
@@ -344,7 +335,7 @@ def entropy(
     1.1803
     """
     base = _check_base(base)
-    correction = _check_correction(correction)
+    correction = _check_choice(correction, "correction", _CORRECTIONS)
     codes = _codes(states, "states")
     h, k = _h(codes)
     if correction == "miller_madow":
@@ -402,7 +393,7 @@ def collective_entropy(
     1     1      0.0  2
     """
     base = _check_base(base)
-    correction = _check_correction(correction)
+    correction = _check_choice(correction, "correction", _CORRECTIONS)
     if not isinstance(decisions, pd.DataFrame):
         raise ConfigError(f"decisions must be a pandas DataFrame, got {type(decisions).__name__}.")
     absent = [c for c in (step, choice) if c not in decisions.columns]
@@ -552,7 +543,7 @@ def mutual_information(
     1.0
     """
     base = _check_base(base)
-    correction = _check_correction(correction)
+    correction = _check_choice(correction, "correction", _CORRECTIONS)
     permutations = _check_count(permutations, "permutations", 0)
     xc = _codes(x, "x")
     yc = _codes(y, "y")
@@ -568,6 +559,26 @@ def mutual_information(
         rng=rng,
         clusters=cc,
     )
+
+
+def _columns(res: InfoResult, name: str) -> dict[str, Any]:
+    """The columns of one estimate in a table, the estimate itself named ``name``."""
+    return {
+        name: res.value,
+        "plugin": res.plugin,
+        "bias_corrected": res.bias_corrected,
+        "p_value": res.p_value,
+        "null_mean": res.null_mean,
+        "null_sd": res.null_sd,
+        "n": res.n,
+    }
+
+
+def _with_q_values(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The table of ``rows`` with Benjamini-Hochberg q-values after the p-values."""
+    out = pd.DataFrame(rows)
+    out.insert(out.columns.get_loc("p_value") + 1, "q_value", _fdr(out["p_value"]))
+    return out
 
 
 def _fdr(p_values: pd.Series) -> pd.Series:
@@ -643,7 +654,7 @@ def mutual_information_table(
     0   persona  1.0    1.0
     """
     base = _check_base(base)
-    correction = _check_correction(correction)
+    correction = _check_choice(correction, "correction", _CORRECTIONS)
     permutations = _check_count(permutations, "permutations", 0)
     if not isinstance(df, pd.DataFrame):
         raise ConfigError(f"df must be a pandas DataFrame, got {type(df).__name__}.")
@@ -683,29 +694,43 @@ def mutual_information_table(
         rows.append(
             {
                 "attribute": " x ".join(group),
-                "mi": res.value,
-                "plugin": res.plugin,
-                "bias_corrected": res.bias_corrected,
+                **_columns(res, "mi"),
                 "outcome_entropy": h_out,
                 "share": res.value / h_out if h_out > 0 else np.nan,
-                "p_value": res.p_value,
-                "null_mean": res.null_mean,
-                "null_sd": res.null_sd,
-                "n": res.n,
             }
         )
-    out = pd.DataFrame(rows)
-    out.insert(out.columns.get_loc("p_value") + 1, "q_value", _fdr(out["p_value"]))
-    return out
+    return _with_q_values(rows)
 
 
 # -- transfer entropy -------------------------------------------------------------------
 
 
-def _check_histories(history: Any, source_history: Any) -> tuple[int, int]:
+def _te_estimator(
+    *,
+    history: Any,
+    source_history: Any,
+    base: Any,
+    correction: Any,
+    permutations: Any,
+    surrogate: Any,
+    seed: Any,
+) -> tuple[Callable[[np.ndarray, np.ndarray], InfoResult], int, int]:
+    """Check the transfer-entropy arguments once; return ``(estimate, k, l)``, where
+    ``estimate(source_codes, target_codes)`` runs :func:`_te_core` with them."""
     k = _check_count(history, "history", 1)
     l_ = k if source_history is None else _check_count(source_history, "source_history", 1)
-    return k, l_
+    permutations = _check_count(permutations, "permutations", 0)
+    estimate = functools.partial(
+        _te_core,
+        k=k,
+        l_=l_,
+        base=_check_base(base),
+        correction=_check_choice(correction, "correction", _CORRECTIONS),
+        permutations=permutations,
+        rng=_rng(seed) if permutations else None,
+        surrogate=_check_choice(surrogate, "surrogate", _SURROGATES),
+    )
+    return estimate, k, l_
 
 
 def _check_length(n: int, k: int, l_: int, what: str) -> None:
@@ -844,27 +869,20 @@ def transfer_entropy(
     >>> round(transfer_entropy(x, y).value, 3)  # = H(y_t | y_t-1): y's next state is known
     0.9
     """
-    base = _check_base(base)
-    correction = _check_correction(correction)
-    permutations = _check_count(permutations, "permutations", 0)
-    surrogate = _check_surrogate(surrogate)
-    k, l_ = _check_histories(history, source_history)
+    estimate, k, l_ = _te_estimator(
+        history=history,
+        source_history=source_history,
+        base=base,
+        correction=correction,
+        permutations=permutations,
+        surrogate=surrogate,
+        seed=seed,
+    )
     xc = _codes(source, "source")
     yc = _codes(target, "target")
     _same_length(xc, yc, "source and target")
     _check_length(len(yc), k, l_, "the series")
-    rng = _rng(seed) if permutations else None
-    return _te_core(
-        xc,
-        yc,
-        k=k,
-        l_=l_,
-        base=base,
-        correction=correction,
-        permutations=permutations,
-        rng=rng,
-        surrogate=surrogate,
-    )
+    return estimate(xc, yc)
 
 
 def _series_codes(series: pd.DataFrame, name: str) -> dict[Hashable, np.ndarray]:
@@ -938,46 +956,24 @@ def transfer_entropy_matrix(
     .. [1] T. Schreiber, Phys. Rev. Lett. 85(2), 461-464 (2000).
     .. [2] Y. Benjamini and Y. Hochberg, J. R. Stat. Soc. B 57(1), 289-300 (1995).
     """
-    base = _check_base(base)
-    correction = _check_correction(correction)
-    permutations = _check_count(permutations, "permutations", 0)
-    surrogate = _check_surrogate(surrogate)
-    k, l_ = _check_histories(history, source_history)
+    estimate, k, l_ = _te_estimator(
+        history=history,
+        source_history=source_history,
+        base=base,
+        correction=correction,
+        permutations=permutations,
+        surrogate=surrogate,
+        seed=seed,
+    )
     codes = _series_codes(series, "series")
     _check_length(len(series), k, l_, "series")
-    rng = _rng(seed) if permutations else None
-    rows = []
-    for src, xc in codes.items():
-        for tgt, yc in codes.items():
-            if src == tgt:
-                continue
-            res = _te_core(
-                xc,
-                yc,
-                k=k,
-                l_=l_,
-                base=base,
-                correction=correction,
-                permutations=permutations,
-                rng=rng,
-                surrogate=surrogate,
-            )
-            rows.append(
-                {
-                    "source": src,
-                    "target": tgt,
-                    "te": res.value,
-                    "plugin": res.plugin,
-                    "bias_corrected": res.bias_corrected,
-                    "p_value": res.p_value,
-                    "null_mean": res.null_mean,
-                    "null_sd": res.null_sd,
-                    "n": res.n,
-                }
-            )
-    out = pd.DataFrame(rows)
-    out.insert(out.columns.get_loc("p_value") + 1, "q_value", _fdr(out["p_value"]))
-    return out
+    rows = [
+        {"source": src, "target": tgt, **_columns(estimate(xc, yc), "te")}
+        for src, xc in codes.items()
+        for tgt, yc in codes.items()
+        if src != tgt
+    ]
+    return _with_q_values(rows)
 
 
 def majority_state(states: pd.Series) -> Hashable:

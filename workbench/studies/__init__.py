@@ -50,6 +50,27 @@ __all__ = [
 ]
 
 
+def as_tuple(value: Any, cast: type) -> tuple:
+    """A config field's list value as a tuple of ``cast``.
+
+    Accepts a comma-separated string (as a CLI flag or a text widget gives it), any
+    sequence, or a tuple already; a value that does not convert is a one-line
+    :class:`ConfigError`.
+    """
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    try:
+        return tuple(cast(v.strip() if isinstance(v, str) else v) for v in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"expected a list of {cast.__name__}, got {value!r}") from None
+
+
+def normalise_lists(config: Any, **casts: type) -> None:
+    """Replace each named field of a frozen config dataclass by :func:`as_tuple` of it."""
+    for name, cast in casts.items():
+        object.__setattr__(config, name, as_tuple(getattr(config, name), cast))
+
+
 def unit_seed(seed: int, *key: int) -> int:
     """A seed for one part of a study, derived from the study seed and integer keys.
 

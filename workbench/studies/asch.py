@@ -74,7 +74,7 @@ from workbench.society import (
     resolve_persona,
 )
 from workbench.society.situation import norm_text
-from workbench.studies import Study, StudyResult, Unit, unit_seed
+from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -91,15 +91,6 @@ NEUTRAL_TRIALS = (1, 2, 5, 10, 13, 15)
 ALLY_POSITION = 3
 _OPTIONS = ("A", "B", "C")
 _PREAMBLE = "You are taking part in a test of visual judgement with other participants."
-
-
-def _tuple(value: Any, cast: type) -> tuple:
-    if isinstance(value, str):
-        value = [v for v in value.split(",") if v.strip()]
-    try:
-        return tuple(cast(v.strip() if isinstance(v, str) else v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"expected a list of {cast.__name__}, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -165,8 +156,7 @@ class AschConfig:
     )
 
     def __post_init__(self) -> None:
-        for name, cast in (("majority", int), ("ally", int), ("norm", str), ("persona", str)):
-            object.__setattr__(self, name, _tuple(getattr(self, name), cast))
+        normalise_lists(self, majority=int, ally=int, norm=str, persona=str)
         if self.subjects < 1:
             raise ConfigError(f"subjects must be at least 1, got {self.subjects}")
         if not self.majority and not self.ally:

@@ -80,7 +80,7 @@ from workbench.society import (
 )
 from workbench.society.games import MemoryMajority, NamingGame  # noqa: F401  (registers rules)
 from workbench.society.situation import norm_text
-from workbench.studies import Study, StudyResult, Unit, unit_seed
+from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -126,15 +126,6 @@ def name_pool(w: int) -> tuple[str, ...]:
     if w <= len(NAME_POOL):
         return tuple(NAME_POOL[:w])
     return tuple(f"n{i}" for i in range(1, w + 1))
-
-
-def _tuple(value: Any, cast: type) -> tuple:
-    if isinstance(value, str):
-        value = [v for v in value.split(",") if v.strip()]
-    try:
-        return tuple(cast(v.strip() if isinstance(v, str) else v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"expected a list of {cast.__name__}, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -291,9 +282,7 @@ class ConventionsConfig:
     norm: str = field(default="none", metadata={"help": "norm preset or sentence"})
 
     def __post_init__(self) -> None:
-        for name, cast in (("model", str), ("members", int), ("topology", str)):
-            object.__setattr__(self, name, _tuple(getattr(self, name), cast))
-        object.__setattr__(self, "persona", _tuple(self.persona, str))
+        normalise_lists(self, model=str, members=int, topology=str, persona=str)
         if not self.model or not self.members or not self.topology or not self.persona:
             raise ConfigError("give at least one model, size, topology and persona")
         for persona in self.persona:

@@ -56,13 +56,12 @@ from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
 from workbench.society import Committed, Society, Task, make_person, resolve_persona
 from workbench.society.situation import norm_text
-from workbench.studies import Study, StudyResult, Unit, unit_seed
+from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
 from workbench.studies.conventions import (
     NAME_POOL,
     NETWORKS,
     _persons,
     _situation,
-    _tuple,
     coordination_game,
     interactions,
     name_pool,
@@ -168,10 +167,7 @@ class MinorityConfig:
     norm: str = field(default="none", metadata={"help": "norm preset or sentence"})
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "model", _tuple(self.model, str))
-        object.__setattr__(self, "committed", _tuple(self.committed, float))
-        object.__setattr__(self, "convention", _tuple(self.convention, str))
-        object.__setattr__(self, "persona", _tuple(self.persona, str))
+        normalise_lists(self, model=str, committed=float, convention=str, persona=str)
         if not self.model or not self.committed or not self.convention or not self.persona:
             raise ConfigError("give at least one model, committed fraction, convention, persona")
         for persona in self.persona:

@@ -86,7 +86,7 @@ from workbench.society.opinion import (
     resolve_topic,
 )
 from workbench.society.situation import norm_text
-from workbench.studies import Study, StudyResult, Unit, unit_seed
+from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -117,15 +117,6 @@ KINDS = (*TOPOLOGIES, "small_world")
 CLUSTER_GAP, CLUSTER_SHARE = 0.25, 0.05
 _KEYS = ["population", "topic", "persona", "norm", "topology"]
 _COMMUNITIES = ("A", "B")
-
-
-def _tuple(value: Any, cast: type) -> tuple:
-    if isinstance(value, str):
-        value = [v for v in value.split(",") if v.strip()]
-    try:
-        return tuple(cast(v.strip() if isinstance(v, str) else v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"expected a list of {cast.__name__}, got {value!r}") from None
 
 
 def _is_rule(population: str) -> bool:
@@ -218,8 +209,7 @@ class PolarizationConfig:
     temperature: float = field(default=0.7, metadata={"help": "LLM sampling temperature"})
 
     def __post_init__(self) -> None:
-        for name in ("populations", "topic", "persona", "norm", "topology"):
-            object.__setattr__(self, name, _tuple(getattr(self, name), str))
+        normalise_lists(self, populations=str, topic=str, persona=str, norm=str, topology=str)
         if not all((self.populations, self.topic, self.persona, self.norm, self.topology)):
             raise ConfigError("give at least one population, topic, persona, norm and topology")
         if self.members < 4:

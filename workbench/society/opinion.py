@@ -47,12 +47,10 @@ References
 
 from __future__ import annotations
 
-import json
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -61,6 +59,7 @@ import pandas as pd
 
 from workbench.errors import ConfigError
 from workbench.llm.types import Decision, GenerateRequest
+from workbench.society import library
 from workbench.society.personas import Persona, resolve_persona
 from workbench.society.persons import RulePerson, register_rule
 from workbench.society.society import Society
@@ -190,26 +189,10 @@ NO_TOPIC = Topic("none", "(no claim: rule members do not read it)")
 
 
 def _parse_topics(data: object, source: str) -> dict[str, Topic]:
-    if isinstance(data, dict) and "topics" in data:
-        data = data["topics"]
-    if isinstance(data, dict):  # a plain {name: claim} mapping
-        data = [{"name": k, "claim": v} for k, v in data.items()]
-    if not isinstance(data, list):
-        raise ConfigError(f"{source}: expected a list of topics or a name-to-claim mapping")
     topics = {}
-    for i, item in enumerate(data):
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("name"), str)
-            or not isinstance(item.get("claim"), str)
-            or not item["name"].strip()
-            or item.get("truth") not in (True, False, None)
-        ):
-            raise ConfigError(
-                f"{source}: topic {i + 1} needs string fields 'name' and 'claim' "
-                "and a 'truth' of true, false or null"
-            )
-        name = item["name"].strip()
+    for i, (name, item) in enumerate(library.entries(data, source, "topic", "claim")):
+        if item.get("truth") not in (True, False, None):
+            raise ConfigError(f"{source}: topic {i + 1} needs a 'truth' of true, false or null")
         topics[name] = Topic(
             name, item["claim"].strip(), item.get("truth"), str(item.get("category", ""))
         )
@@ -218,8 +201,7 @@ def _parse_topics(data: object, source: str) -> dict[str, Topic]:
 
 @cache
 def _builtin_topics() -> dict[str, Topic]:
-    text = resources.files("workbench.data").joinpath("topics.json").read_text("utf-8")
-    return _parse_topics(json.loads(text), "built-in topics")
+    return _parse_topics(library.builtin("topics.json"), "built-in topics")
 
 
 def load_topics(path: str | Path | None = None) -> dict[str, Topic]:
@@ -243,15 +225,7 @@ def load_topics(path: str | Path | None = None) -> dict[str, Topic]:
     """
     topics = dict(_builtin_topics())
     if path is not None:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read topic file {path}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"topic file {path} is not valid JSON (line {exc.lineno}: {exc.msg})"
-            ) from None
+        data = library.read_file(path, "topic")
         topics.update(_parse_topics(data, f"topic file {path}"))
     return topics
 

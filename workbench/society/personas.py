@@ -15,13 +15,12 @@ References
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from workbench.errors import ConfigError
+from workbench.society import library
 
 __all__ = ["NO_PERSONA", "Persona", "load_personas", "resolve_persona"]
 
@@ -50,30 +49,15 @@ NO_PERSONA = Persona("none", "", "no persona prompt")
 
 
 def _parse(data: object, source: str) -> dict[str, Persona]:
-    if isinstance(data, dict) and "personas" in data:
-        data = data["personas"]
-    if isinstance(data, dict):  # a plain {name: text} mapping
-        data = [{"name": k, "text": v} for k, v in data.items()]
-    if not isinstance(data, list):
-        raise ConfigError(f"{source}: expected a list of personas or a name-to-text mapping")
-    personas = {}
-    for i, item in enumerate(data):
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("name"), str)
-            or not isinstance(item.get("text"), str)
-            or not item["name"].strip()
-        ):
-            raise ConfigError(f"{source}: persona {i + 1} needs string fields 'name' and 'text'")
-        name = item["name"].strip()
-        personas[name] = Persona(name, item["text"].strip(), str(item.get("description", "")))
-    return personas
+    return {
+        name: Persona(name, item["text"].strip(), str(item.get("description", "")))
+        for name, item in library.entries(data, source, "persona", "text")
+    }
 
 
 @cache
 def _builtin() -> dict[str, Persona]:
-    text = resources.files("workbench.data").joinpath("personas.json").read_text("utf-8")
-    return _parse(json.loads(text), "built-in personas")
+    return _parse(library.builtin("personas.json"), "built-in personas")
 
 
 def load_personas(path: str | Path | None = None) -> dict[str, Persona]:
@@ -98,17 +82,7 @@ def load_personas(path: str | Path | None = None) -> dict[str, Persona]:
     """
     personas = {"none": NO_PERSONA, **_builtin()}
     if path is not None:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read persona file {path}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"persona file {path} is not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"persona file {path} is not valid JSON (line {exc.lineno}: {exc.msg})"
-            ) from None
+        data = library.read_file(path, "persona")
         personas.update(_parse(data, f"persona file {path}"))
     return personas
 

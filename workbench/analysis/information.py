@@ -706,7 +706,6 @@ def mutual_information_table(
 
 
 def _te_estimator(
-    *,
     history: Any,
     source_history: Any,
     base: Any,
@@ -870,13 +869,7 @@ def transfer_entropy(
     0.9
     """
     estimate, k, l_ = _te_estimator(
-        history=history,
-        source_history=source_history,
-        base=base,
-        correction=correction,
-        permutations=permutations,
-        surrogate=surrogate,
-        seed=seed,
+        history, source_history, base, correction, permutations, surrogate, seed
     )
     xc = _codes(source, "source")
     yc = _codes(target, "target")
@@ -957,13 +950,7 @@ def transfer_entropy_matrix(
     .. [2] Y. Benjamini and Y. Hochberg, J. R. Stat. Soc. B 57(1), 289-300 (1995).
     """
     estimate, k, l_ = _te_estimator(
-        history=history,
-        source_history=source_history,
-        base=base,
-        correction=correction,
-        permutations=permutations,
-        surrogate=surrogate,
-        seed=seed,
+        history, source_history, base, correction, permutations, surrogate, seed
     )
     codes = _series_codes(series, "series")
     _check_length(len(series), k, l_, "series")

@@ -63,7 +63,7 @@ from workbench.society import library
 from workbench.society.personas import Persona, resolve_persona
 from workbench.society.persons import RulePerson, register_rule
 from workbench.society.society import Society
-from workbench.society.task import Observation, Round, Task
+from workbench.society.task import Observation, Round, Task, chat, recollection_text
 
 __all__ = [
     "LABELS",
@@ -475,16 +475,8 @@ class OpinionTask(Task):
 
     def messages(self, observation: Observation, persona: str = "", norm: str = "") -> list[dict]:
         """Chat messages asking one member for its opinion this round."""
-        system = " ".join(part for part in (persona, norm) if part)
-        parts = []
-        if observation.memory:
-            lines = [
-                f"Round {r.step}: you answered {r.choice or 'nothing'}"
-                + (f"; others: {r.saw}" if r.saw else ".")
-                for r in observation.memory
-            ]
-            parts.append("Earlier rounds:\n" + "\n".join(lines))
-        parts += [
+        parts = [
+            recollection_text(observation.memory, saw_label="others: "),
             self.preamble,
             f'The claim: "{observation.round.question}"',
             f"Scale: {self.scale()}.",
@@ -507,18 +499,15 @@ class OpinionTask(Task):
             f'How much do you agree with the claim "{observation.round.question.rstrip(".")}" now? '
             "Answer with one number: " + ", ".join(LABELS[:-1]) + f" or {LABELS[-1]}."
         )
-        user = "\n\n".join(p for p in parts if p)
-        return [
-            *([{"role": "system", "content": system}] if system else []),
-            {"role": "user", "content": user},
-        ]
+        return chat(persona, norm, parts)
 
     def talk_messages(
         self, member_answer: str | None, persona: str = "", norm: str = ""
     ) -> list[dict]:
         """Chat messages asking one member to write its short message to the others."""
-        system = " ".join(part for part in (persona, norm) if part)
-        user = "\n\n".join(
+        return chat(
+            persona,
+            norm,
             [
                 self.preamble,
                 f'The claim: "{self.topic.claim}"',
@@ -526,12 +515,8 @@ class OpinionTask(Task):
                 f"Your opinion so far: {self.meaning(member_answer)}.",
                 "Write one short message (one or two sentences) telling the others what you "
                 "think of the claim and why. Reply with the message only.",
-            ]
+            ],
         )
-        return [
-            *([{"role": "system", "content": system}] if system else []),
-            {"role": "user", "content": user},
-        ]
 
 
 # -- the society --------------------------------------------------------------------------

@@ -10,7 +10,7 @@ the situation's norm, into the chat messages an LLM member is asked.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,20 +200,43 @@ class Task:
             ``[{"role": "system", ...}]`` when there is a persona or a norm, then the user
             message: memory, preamble, question, others' answers, the answer instruction.
         """
-        system = " ".join(part for part in (persona, norm) if part)
-        parts = []
-        if observation.memory:
-            lines = [
-                f"Round {r.step}: you answered {r.choice or 'nothing'}"
-                + (f"; {r.saw}" if r.saw else ".")
-                for r in observation.memory
-            ]
-            parts.append("Earlier rounds:\n" + "\n".join(lines))
-        parts += [self.preamble, observation.round.question, observation.text()]
         options = observation.listed
         listed = ", ".join(options[:-1]) + " or " + options[-1]
         unit = "one letter" if all(len(o) == 1 for o in options) else "one of"
-        parts.append(f"Answer with {unit}: {listed}.")
-        user = "\n\n".join(p for p in parts if p)
-        messages = [{"role": "system", "content": system}] if system else []
-        return [*messages, {"role": "user", "content": user}]
+        return chat(
+            persona,
+            norm,
+            [
+                recollection_text(observation.memory),
+                self.preamble,
+                observation.round.question,
+                observation.text(),
+                f"Answer with {unit}: {listed}.",
+            ],
+        )
+
+
+def recollection_text(memory: Sequence[Recollection], saw_label: str = "") -> str:
+    """A member's remembered rounds as a prompt paragraph ("" when it remembers none).
+
+    ``saw_label`` goes before what the member saw of the others in each round.
+    """
+    if not memory:
+        return ""
+    lines = [
+        f"Round {r.step}: you answered {r.choice or 'nothing'}"
+        + (f"; {saw_label}{r.saw}" if r.saw else ".")
+        for r in memory
+    ]
+    return "Earlier rounds:\n" + "\n".join(lines)
+
+
+def chat(persona: str, norm: str, parts: Sequence[str]) -> list[dict]:
+    """Chat messages: persona and norm as the system message (if any), then the non-empty
+    ``parts`` of the user message, separated by blank lines."""
+    system = " ".join(part for part in (persona, norm) if part)
+    user = "\n\n".join(p for p in parts if p)
+    return [
+        *([{"role": "system", "content": system}] if system else []),
+        {"role": "user", "content": user},
+    ]

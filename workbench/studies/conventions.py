@@ -80,6 +80,7 @@ from workbench.society import (
 )
 from workbench.society.games import MemoryMajority, NamingGame  # noqa: F401  (registers rules)
 from workbench.society.situation import norm_text
+from workbench.society.task import chat
 from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
 
 if TYPE_CHECKING:
@@ -190,9 +191,7 @@ class CoordinationGame(Task):
         if self.preamble:
             parts.insert(0, self.preamble)
         parts.append(f"Which name do you pick this round? Answer with {unit}: {listed}.")
-        system = " ".join(part for part in (persona, norm) if part)
-        messages = [{"role": "system", "content": system}] if system else []
-        return [*messages, {"role": "user", "content": "\n\n".join(parts)}]
+        return chat(persona, norm, parts)
 
 
 def coordination_game(names: tuple[str, ...], phases: tuple[str, ...] = ("game",)) -> Task:
@@ -285,14 +284,7 @@ class ConventionsConfig:
         normalise_lists(self, model=str, members=int, topology=str, persona=str)
         if not self.model or not self.members or not self.topology or not self.persona:
             raise ConfigError("give at least one model, size, topology and persona")
-        for persona in self.persona:
-            resolve_persona(persona, self.persona_file)
-        for model in self.model:
-            make_person(model, temperature=self.temperature)
-        llm = any(not m.startswith("rule:") for m in self.model)
-        name_pool(self.names)
-        if llm and self.names > len(NAME_POOL):
-            raise ConfigError(f"LLM populations need at most {len(NAME_POOL)} names")
+        check_game_population(self)
         if any(n < 2 for n in self.members):
             raise ConfigError(f"populations need at least 2 members, got {self.members}")
         for kind in self.topology:
@@ -301,15 +293,10 @@ class ConventionsConfig:
                     f"unknown topology {kind!r}; choose one of "
                     f"{', '.join(dict.fromkeys([*NETWORKS, *TOPOLOGIES]))}"
                 )
-        if self.degree < 2:
-            raise ConfigError(f"degree must be at least 2, got {self.degree}")
-        if self.memory < 1:
-            raise ConfigError(f"memory must be at least 1 interaction, got {self.memory}")
         if self.runs < 1:
             raise ConfigError(f"runs must be at least 1, got {self.runs}")
         if self.horizon <= 0:
             raise ConfigError(f"horizon must be positive, got {self.horizon}")
-        norm_text(self.norm)
 
     def conditions(self) -> list[dict[str, Any]]:
         """Every game condition, in result order: population, then topology, then size."""
@@ -319,6 +306,28 @@ class ConventionsConfig:
             for t in self.topology
             for n in self.members
         ]
+
+
+def check_game_population(cfg: Any) -> tuple[str, ...]:
+    """Check the fields a coordination-game config shares; return its name pool.
+
+    Used by :class:`ConventionsConfig` and the committed-minority config: every persona
+    resolves, every model makes a person, LLM populations fit the letter names, memory and
+    network degree are usable, the norm is known.
+    """
+    for persona in cfg.persona:
+        resolve_persona(persona, cfg.persona_file)
+    for model in cfg.model:
+        make_person(model, temperature=cfg.temperature)
+    pool = name_pool(cfg.names)
+    if any(not m.startswith("rule:") for m in cfg.model) and cfg.names > len(NAME_POOL):
+        raise ConfigError(f"LLM populations need at most {len(NAME_POOL)} names")
+    if cfg.memory < 1:
+        raise ConfigError(f"memory must be at least 1 interaction, got {cfg.memory}")
+    if cfg.degree < 2:
+        raise ConfigError(f"degree must be at least 2, got {cfg.degree}")
+    norm_text(cfg.norm)
+    return pool
 
 
 def _persons(model: str, n: int, cfg: Any) -> list:

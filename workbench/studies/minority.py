@@ -54,14 +54,13 @@ import pandas as pd
 
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
-from workbench.society import Committed, Society, Task, make_person, resolve_persona
-from workbench.society.situation import norm_text
+from workbench.society import Committed, Society, Task
 from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
 from workbench.studies.conventions import (
-    NAME_POOL,
     NETWORKS,
     _persons,
     _situation,
+    check_game_population,
     coordination_game,
     interactions,
     name_pool,
@@ -170,13 +169,7 @@ class MinorityConfig:
         normalise_lists(self, model=str, committed=float, convention=str, persona=str)
         if not self.model or not self.committed or not self.convention or not self.persona:
             raise ConfigError("give at least one model, committed fraction, convention, persona")
-        for persona in self.persona:
-            resolve_persona(persona, self.persona_file)
-        for model in self.model:
-            make_person(model, temperature=self.temperature)
-        pool = name_pool(self.names)
-        if any(not m.startswith("rule:") for m in self.model) and self.names > len(NAME_POOL):
-            raise ConfigError(f"LLM populations need at most {len(NAME_POOL)} names")
+        pool = check_game_population(self)
         for name in self.convention:
             if name not in pool:
                 raise ConfigError(f"convention {name!r} is not one of the names {pool}")
@@ -184,8 +177,6 @@ class MinorityConfig:
             raise ConfigError(f"committed fractions must be in [0, 1), got {self.committed}")
         if self.members < 2:
             raise ConfigError(f"populations need at least 2 members, got {self.members}")
-        if self.memory < 1:
-            raise ConfigError(f"memory must be at least 1 interaction, got {self.memory}")
         if self.establish < self.memory:
             raise ConfigError(
                 f"establish ({self.establish}) must be at least memory ({self.memory}) "
@@ -199,9 +190,6 @@ class MinorityConfig:
             from workbench.society import Topology
 
             Topology(self.topology)
-        if self.degree < 2:
-            raise ConfigError(f"degree must be at least 2, got {self.degree}")
-        norm_text(self.norm)
 
     def alternative(self, convention: str) -> str:
         """The name the committed members give against ``convention``."""

@@ -8,11 +8,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from support.scripted import ScriptedGateway, leaning
 
 from workbench.errors import ConfigError
-from workbench.llm import GatewayConfig
-from workbench.llm.accounting import Accounting
-from workbench.llm.types import Decision
 from workbench.society import (
     LLMPerson,
     Observation,
@@ -41,28 +39,11 @@ from workbench.studies.conventions import (
 RULES = ("rule:naming_game", "rule:memory")
 
 
-class FakeGateway:
-    """Answers with a fixed preference: the first listed option, or a given name."""
-
-    def __init__(self, prefer=None, weight=0.9):
-        self.prefer, self.weight = prefer, weight
-        self.requests = []
-        self.config = GatewayConfig(concurrency=2)
-        self.accounting = Accounting()
-
-    def decide(self, requests, rng):
-        out = []
-        for r in requests:
-            self.requests.append(r)
-            rng.random()
-            listed = _listed(r)
-            top = self.prefer or listed[0]
-            p = tuple(
-                self.weight if o == top else (1 - self.weight) / (len(r.options) - 1)
-                for o in r.options
-            )
-            out.append(Decision(r.options, p, top, True, "logprobs", r.hash))
-        return out
+def preferring(prefer=None, weight=0.9):
+    """Answers with a fixed preference: ``prefer``, or the first listed option."""
+    return ScriptedGateway(
+        lambda r: (top := prefer or _listed(r)[0], leaning(r.options, top, weight))
+    )
 
 
 def _listed(request):
@@ -135,7 +116,7 @@ def test_speaker_hearer_schedule_hearer_hears_and_both_remember():
 
 
 def test_pairwise_memory_holds_partner_choice_and_prompt_shows_payoffs():
-    gateway = FakeGateway(prefer="J")
+    gateway = preferring(prefer="J")
     society = Society(
         [LLMPerson("fake/model")] * 4,
         coordination_game(name_pool(2)),
@@ -156,7 +137,7 @@ def test_name_order_is_shuffled_per_prompt_so_position_bias_cancels():
     # an LLM that always takes the first listed name: with shuffling, no name is favoured
     cfg = ConventionsConfig(model=("fake/model",), members=(8,), runs=1, horizon=4, memory=3)
     study = ConventionsStudy(cfg, seed=2)
-    result = study.run(FakeGateway(weight=0.99))
+    result = study.run(preferring(weight=0.99))
     priors = study.priors(result.decisions)
     assert np.allclose(priors.prior, 0.5)  # asked in both orders
     games = result.decisions[result.decisions.part == "game"]
@@ -168,7 +149,7 @@ def test_isolated_prior_and_collective_bias_with_a_biased_model():
         model=("fake/model",), members=(6,), names=10, runs=2, horizon=5, persona=("none",)
     )
     study = ConventionsStudy(cfg, seed=1)
-    result = study.run(FakeGateway(prefer="Q", weight=0.6))
+    result = study.run(preferring(prefer="Q", weight=0.6))
     priors = study.priors(result.decisions).set_index("name")
     assert len(priors) == 10 and priors.prior.idxmax() == "Q"
     assert priors.loc["Q", "raw"] == pytest.approx(0.6)

@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from support.scripted import ScriptedGateway, leaning  # noqa: E402
 
 from workbench.analysis.decomposition import COMPONENTS, Decomposition  # noqa: E402
 from workbench.analysis.design import (  # noqa: E402
@@ -36,9 +37,6 @@ from workbench.analysis.persistence import (  # noqa: E402
     persistence_summary,
 )
 from workbench.errors import ConfigError  # noqa: E402
-from workbench.llm import GatewayConfig  # noqa: E402
-from workbench.llm.accounting import Accounting  # noqa: E402
-from workbench.llm.types import Decision  # noqa: E402
 from workbench.society import (  # noqa: E402
     Round,
     Situation,
@@ -231,36 +229,23 @@ def test_design_refuses_bad_input():
 _SEEN = re.compile(r"^Participant \d+ answered: (\w+)$", re.MULTILINE)
 
 
-class PromptGateway:
+def conformist(request):
     """Answers like a conformist reading its prompt: the majority of the answers the
     prompt shows (this round's, else the remembered ones), ``A`` when it shows none.
     Remembered answers weigh one half each; the answer distribution is 0.9 / 0.1."""
-
-    def __init__(self) -> None:
-        self.config = GatewayConfig(concurrency=2)
-        self.accounting = Accounting()
-        self.requests = []
-
-    def decide(self, requests, rng):
-        out = []
-        for r in requests:
-            self.requests.append(r)
-            rng.random()
-            text = r.messages[-1]["content"]
-            earlier, _, now = text.partition("Which line is longer?")
-            votes = {o: 0.0 for o in r.options}
-            for answer in _SEEN.findall(now):
-                votes[answer] += 1.0
-            for answer in re.findall(r"Participant \d+: (\w+)", earlier):
-                votes[answer] += 0.5
-            top = max(votes, key=lambda o: (votes[o], o == "A")) if any(votes.values()) else "A"
-            p = tuple(0.9 if o == top else 0.1 / (len(r.options) - 1) for o in r.options)
-            out.append(Decision(r.options, p, top, True, "logprobs", r.hash))
-        return out
+    text = request.messages[-1]["content"]
+    earlier, _, now = text.partition("Which line is longer?")
+    votes = {o: 0.0 for o in request.options}
+    for answer in _SEEN.findall(now):
+        votes[answer] += 1.0
+    for answer in re.findall(r"Participant \d+: (\w+)", earlier):
+        votes[answer] += 0.5
+    top = max(votes, key=lambda o: (votes[o], o == "A")) if any(votes.values()) else "A"
+    return top, leaning(request.options, top, 0.9)
 
 
 def test_llm_design_through_a_live_gateway_keeps_isolated_prompts_asocial():
-    gateway = PromptGateway()
+    gateway = ScriptedGateway(conformist)
     design = Design(
         persons=(("fake/model", "team_player"), ("fake/model", "none")),
         norms=("harmony",),
@@ -320,7 +305,7 @@ def test_probe_shape_and_truncation_to_zero_is_no_memory():
 
 
 def test_probe_asks_llm_members_with_truncated_memory_in_one_batch():
-    gateway = PromptGateway()
+    gateway = ScriptedGateway(conformist)
     persons = [make_person("fake/model")] * 3 + [make_person("rule:committed:B")] * 3
     society = Society(
         persons, Design(persons=("x",)).task, Situation(memory=2), seed=1, gateway=gateway

@@ -7,11 +7,9 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from support.scripted import ScriptedGateway, one_hot
 
 from workbench.errors import ConfigError
-from workbench.llm import GatewayConfig
-from workbench.llm.accounting import Accounting
-from workbench.llm.types import Decision
 from workbench.studies import STUDIES, check_study, get_study
 from workbench.studies.minority import (
     MinorityConfig,
@@ -23,24 +21,11 @@ from workbench.studies.minority import (
 NG = ("rule:naming_game",)
 
 
-class EchoGateway:
+def echo(request):
     """An 'LLM' that repeats the name its latest partner picked (F when it has none)."""
-
-    def __init__(self):
-        self.requests = []
-        self.config = GatewayConfig(concurrency=2)
-        self.accounting = Accounting()
-
-    def decide(self, requests, rng):
-        out = []
-        for r in requests:
-            self.requests.append(r)
-            rng.random()
-            lines = [x for x in r.messages[-1]["content"].splitlines() if "partner picked" in x]
-            name = lines[-1].split("partner picked ")[1][0] if lines else "F"
-            p = tuple(float(o == name) for o in r.options)
-            out.append(Decision(r.options, p, name, True, "logprobs", r.hash))
-        return out
+    lines = [x for x in request.messages[-1]["content"].splitlines() if "partner picked" in x]
+    name = lines[-1].split("partner picked ")[1][0] if lines else "F"
+    return name, one_hot(request.options, name)
 
 
 def test_study_registered_and_passes_the_conformance_check():
@@ -111,7 +96,7 @@ def test_llm_members_remember_the_scripted_convention():
         memory=3,
         establish=3,
     )
-    gateway = EchoGateway()
+    gateway = ScriptedGateway(echo)
     result = MinorityStudy(cfg, seed=3).run(gateway)
     first = gateway.requests[0].messages[-1]["content"]
     assert first.count("your partner picked F (+100 points)") == 3

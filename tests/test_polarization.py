@@ -11,13 +11,10 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from support.scripted import always
 
 from workbench import cli
 from workbench.errors import ConfigError
-from workbench.llm import GatewayConfig
-from workbench.llm.accounting import Accounting
-from workbench.llm.gateway import Generation
-from workbench.llm.types import Decision
 from workbench.society import (
     Deffuant,
     DeGroot,
@@ -312,30 +309,6 @@ def test_split_start_on_a_homophilous_block_model_keeps_the_communities_apart_lo
     assert gap(0.95) > gap(0.5) + 0.3
 
 
-class OpinionGateway:
-    """A fake gateway: every LLM member answers ``answer``; messages are canned."""
-
-    def __init__(self, answer="1"):
-        self.config = GatewayConfig(concurrency=2)
-        self.accounting = Accounting()
-        self.answer = answer
-        self.requests = []
-        self.generated = []
-
-    def decide(self, requests, rng):
-        self.requests += requests
-        out = []
-        for r in requests:
-            rng.random()
-            p = tuple(float(o == self.answer) for o in r.options)
-            out.append(Decision(r.options, p, self.answer, True, "logprobs", r.hash))
-        return out
-
-    def generate(self, requests):
-        self.generated += requests
-        return [Generation(f"message {i}", r.hash) for i, r in enumerate(requests)]
-
-
 def test_llm_population_prompt_drift_and_chuang_reference():
     config = PolarizationConfig(
         populations=("fake/model", "rule:degroot"),
@@ -346,7 +319,7 @@ def test_llm_population_prompt_drift_and_chuang_reference():
         runs=1,
     )
     study = PolarizationStudy(config, seed=3)
-    gateway = OpinionGateway("1")
+    gateway = always("1")
     result = study.run(gateway, workers=1)
     summary = result.summary.set_index(["population", "topic"])
     flat = summary.loc[("fake/model", "flat_earth")]
@@ -377,7 +350,7 @@ def test_messages_are_generated_read_by_neighbours_and_recorded():
         runs=1,
         messages=True,
     )
-    gateway = OpinionGateway("5")
+    gateway = always("5")
     result = PolarizationStudy(config, seed=1).run(gateway)
     assert len(gateway.generated) == 4 * 2
     assert "Write one short message" in gateway.generated[0].messages[-1]["content"]
@@ -397,7 +370,7 @@ def test_rule_members_read_llm_neighbours_at_their_labels_centre():
         Situation(topology="complete"),
         initial=[0.1, 0.9],
         seed=1,
-        gateway=OpinionGateway("5"),
+        gateway=always("5"),
     )
     society.run()
     rule, llm = society.members

@@ -3,9 +3,9 @@
 import networkx as nx
 import pandas as pd
 import pytest
+from support.scripted import always
 
 from workbench.errors import ConfigError
-from workbench.llm.types import Decision
 from workbench.society import (
     Committed,
     Conformist,
@@ -20,36 +20,6 @@ from workbench.society import (
 )
 
 TASK = Task([Round("Which?", ("A", "B", "C"), correct="A", info={"item": 1})])
-
-
-class FakeGateway:
-    """Answers every request with ``answer`` (None: invalid) and records the batches."""
-
-    def __init__(self, answer="B"):
-        self.answer = answer
-        self.batches = []
-
-    def decide(self, requests, rng):
-        self.batches.append(list(requests))
-        out = []
-        for r in requests:
-            rng.random()
-            if self.answer is None:
-                out.append(
-                    Decision(
-                        r.options,
-                        (0.0,) * len(r.options),
-                        None,
-                        False,
-                        "invalid",
-                        request_hash=r.hash,
-                        error="unreadable",
-                    )
-                )
-            else:
-                p = tuple(float(o == self.answer) for o in r.options)
-                out.append(Decision(r.options, p, self.answer, True, "logprobs", r.hash))
-        return out
 
 
 LLM = LLMPerson("fake/model")
@@ -77,7 +47,7 @@ def test_sequential_order_is_respected():
 
 
 def test_sequential_llm_prompt_holds_earlier_answers_and_batches_non_neighbours():
-    gateway = FakeGateway("B")
+    gateway = always("B")
     # two pairs, 0-1 and 2-3: the LLM members 2 and 4 cannot see each other, so after the
     # confederates have answered one batch serves both
     persons = [Committed("C"), LLM, Committed("C"), LLM]
@@ -89,7 +59,7 @@ def test_sequential_llm_prompt_holds_earlier_answers_and_batches_non_neighbours(
     assert "Participant 3 answered: C" in prompts[1]
     assert [len(b) for b in gateway.batches] == [2]
     # complete graph: the second LLM member must see the first one's answer
-    gateway = FakeGateway("B")
+    gateway = always("B")
     society = Society(persons, TASK, Situation(schedule="sequential"), seed=1, gateway=gateway)
     society.step()
     assert [len(b) for b in gateway.batches] == [1, 1]
@@ -97,7 +67,7 @@ def test_sequential_llm_prompt_holds_earlier_answers_and_batches_non_neighbours(
 
 
 def test_synchronous_members_see_last_round_only_and_llms_go_in_one_batch():
-    gateway = FakeGateway("B")
+    gateway = always("B")
     persons = [Committed("C"), Majority(), LLM, LLM, LLM]
     society = Society(persons, TASK, Situation(schedule="synchronous"), seed=1, gateway=gateway)
     df = society.run(2)
@@ -109,7 +79,7 @@ def test_synchronous_members_see_last_round_only_and_llms_go_in_one_batch():
 
 
 def test_pairwise_matching_pairs_neighbours_and_partners_learn():
-    gateway = FakeGateway("B")
+    gateway = always("B")
     persons = [Committed("A"), LLM] * 3
     situation = Situation(schedule="pairwise", memory=1)
     society = Society(persons, TASK, situation, seed=2, gateway=gateway)
@@ -124,7 +94,7 @@ def test_pairwise_matching_pairs_neighbours_and_partners_learn():
 
 
 def test_memory_window_keeps_the_last_k_rounds_in_the_prompt():
-    gateway = FakeGateway("B")
+    gateway = always("B")
     society = Society([Committed("C"), LLM], TASK, Situation(memory=2), seed=1, gateway=gateway)
     society.run(4)
     assert [r.step for r in society.members[1].memory] == [3, 4]
@@ -133,7 +103,7 @@ def test_memory_window_keeps_the_last_k_rounds_in_the_prompt():
 
 
 def test_counts_exchange_hides_who_answered():
-    gateway = FakeGateway("B")
+    gateway = always("B")
     persons = [Committed("C"), Committed("C"), Committed("A"), LLM]
     situation = Situation(schedule="sequential", exchange="counts")
     Society(persons, TASK, situation, seed=1, gateway=gateway).step()
@@ -142,7 +112,7 @@ def test_counts_exchange_hides_who_answered():
 
 
 def test_invalid_decisions_are_recorded_not_fatal():
-    society = Society([Truthful(), LLM], TASK, seed=1, gateway=FakeGateway(None))
+    society = Society([Truthful(), LLM], TASK, seed=1, gateway=always(None))
     df = society.run(2)
     assert df.valid.tolist() == [True, False, True, False]
     assert df.choice.isna().tolist() == [False, True, False, True]

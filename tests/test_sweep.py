@@ -15,6 +15,7 @@ import time
 
 import pandas as pd
 import pytest
+from support.scripted import always
 
 from workbench import cli
 from workbench.errors import ConfigError
@@ -305,3 +306,17 @@ def test_cli_sweep_bad_input_is_one_line(tmp_path, capsys, extra, message):
     assert cli.main(sweep_args(tmp_path, "--no-progress", *extra)) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("workbench: error:") and message in err
+
+
+def test_a_live_gateway_serves_every_run_in_this_process(tmp_path):
+    gateway = always("B")
+    config = AschConfig(model="fake/model", subjects=1, majority=(0,), ally=())
+    sweep = Sweep("asch", {"norm": ["public", "private"]}, seeds=2, config=config)
+    result = sweep.run(store=tmp_path / "s.sqlite", progress=False, gateway=gateway)
+    assert result.complete and len(result.runs) == 4
+    # 4 runs x 18 trials, every one answered by this gateway and stored as such
+    assert len(gateway.requests) == 4 * 18
+    assert (result.decisions().query("role == 'subject'").choice == "B").all()
+    with pytest.raises(ConfigError, match="cannot travel to an executor"):
+        with executor("process", workers=1) as pool:
+            sweep.run(pool, progress=False, gateway=gateway)

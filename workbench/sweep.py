@@ -411,6 +411,7 @@ class Sweep:
         store: Any = None,
         *,
         progress: bool = True,
+        gateway: Any = None,
     ) -> SweepResult:
         """Do every run not yet in ``store``; store each one as it finishes.
 
@@ -423,6 +424,12 @@ class Sweep:
             kept in memory (:attr:`SweepResult.records`).
         progress : bool
             Show a tqdm bar over runs.
+        gateway : Gateway or None
+            A live gateway every run goes through, one after the other in this process
+            (``executor`` must be None), instead of a fresh one per run. Use it to record
+            a sweep into one cassette: a cassette being recorded answers a prompt repeated
+            within its session from that session's recording, which a fresh gateway per
+            run would ask the model again.
 
         Returns
         -------
@@ -439,6 +446,11 @@ class Sweep:
 
         from workbench.store import ResultStore
 
+        if gateway is not None and executor is not None:
+            raise ConfigError(
+                "a live gateway cannot travel to an executor; pass a GatewayConfig to the "
+                "Sweep instead"
+            )
         if store is not None and not isinstance(store, ResultStore):
             store = ResultStore(store)
         planned = self.runs()
@@ -459,8 +471,7 @@ class Sweep:
             unit="run",
         )
 
-        def finish(run: SweepRun, payload: bytes, took: float) -> None:
-            record = _loads(payload)
+        def finish(run: SweepRun, record: Any, took: float) -> None:
             if store is None:
                 records[run.run_id] = record
                 status[run.run_id] = "ran"
@@ -474,10 +485,10 @@ class Sweep:
                 for run in todo:
                     t0 = time.perf_counter()
                     try:
-                        payload = execute(_dumps(self._job(run)))
+                        record = run_job(self._job(run), gateway)
                     except WorkbenchError as exc:
                         raise _failed(run, exc, status) from None
-                    finish(run, payload, time.perf_counter() - t0)
+                    finish(run, record, time.perf_counter() - t0)
             else:
                 self._run_on(executor, todo, finish, status)
         finally:
@@ -520,7 +531,7 @@ class Sweep:
                     except BaseException:
                         _drain(pending, submitted, finish)
                         raise
-                    finish(run, payload, time.perf_counter() - t0)
+                    finish(run, _loads(payload), time.perf_counter() - t0)
         except KeyboardInterrupt:
             for future in submitted:
                 future.cancel()
@@ -539,7 +550,7 @@ def _drain(pending: set[Future], submitted: dict, finish) -> None:
         except BaseException:  # noqa: BLE001 - the first failure is the one reported
             continue
         run, t0 = submitted[future]
-        finish(run, payload, time.perf_counter() - t0)
+        finish(run, _loads(payload), time.perf_counter() - t0)
 
 
 def _failed(run: SweepRun, exc: Exception, status: Mapping[str, str]) -> SweepError:
@@ -601,25 +612,33 @@ def _loads(payload: bytes) -> Any:
 
 
 def execute(payload: bytes) -> bytes:
-    """Do one run of a sweep; the argument and the result are pickles.
+    """Do one run of a sweep in a worker; the argument and the result are pickles.
 
     The result is the run's :class:`~workbench.store.RunRecord` (run id from the sweep,
     metadata with the grid values and the seed).
     """
+    return pickle.dumps(run_job(_loads(payload)))
+
+
+def run_job(job: _Job, gateway: Any = None) -> Any:
+    """Do one run of a sweep through ``gateway``, or a fresh one built for it; its record."""
     from workbench.store import RunRecord, utc_now
 
-    job: _Job = _loads(payload)
     study = job.study_cls(job.config, seed=job.seed)
-    gateway = None
-    if job.gateway is not None and any(not m.startswith("rule:") for m in study.models()):
+    own = None
+    if (
+        gateway is None
+        and job.gateway is not None
+        and any(not m.startswith("rule:") for m in study.models())
+    ):
         from workbench.llm import Gateway
 
-        gateway = Gateway(job.gateway)
+        gateway = own = Gateway(job.gateway)
     try:
         result = study.run(gateway)
     finally:
-        if gateway is not None:
-            gateway.close()
+        if own is not None:
+            own.close()
     decisions = result.decisions.copy()
     if "run_id" in decisions.columns:
         decisions["run_id"] = job.run_id
@@ -630,8 +649,7 @@ def execute(payload: bytes) -> bytes:
             "seed": job.seed,
         },
     }
-    record = RunRecord(job.run_id, study.name, utc_now(), metadata, decisions, result.summary)
-    return pickle.dumps(record)
+    return RunRecord(job.run_id, study.name, utc_now(), metadata, decisions, result.summary)
 
 
 def _plain(value: Any) -> Any:

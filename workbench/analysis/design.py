@@ -327,7 +327,7 @@ class DesignStudy(Study):
 # --- the design ----------------------------------------------------------------------
 
 
-def _tuple(value: Any, name: str) -> tuple:
+def _levels(value: Any, name: str) -> tuple:
     if isinstance(value, str | Topology | int) and not isinstance(value, bool):
         value = (value,)
     try:
@@ -423,7 +423,7 @@ class Design:
     outcome: Outcome | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        persons = tuple(_person(p) for p in _tuple(self.persons, "persons"))
+        persons = tuple(_person(p) for p in _levels(self.persons, "persons"))
         labels = [person_label(*p) for p in persons]
         if len(set(labels)) != len(labels):
             raise ConfigError(f"persons must be distinct, got {labels}")
@@ -431,10 +431,10 @@ class Design:
             make_person(model, persona)  # unknown rules and personas fail here
         set_ = object.__setattr__
         set_(self, "persons", persons)
-        set_(self, "norms", _tuple(self.norms, "norms"))
+        set_(self, "norms", _levels(self.norms, "norms"))
         for norm in self.norms:
             norm_text(norm)
-        topologies = _tuple(self.topologies, "topologies")
+        topologies = _levels(self.topologies, "topologies")
         for t in topologies:
             if t == ISOLATED:
                 raise ConfigError(
@@ -443,13 +443,13 @@ class Design:
             if not isinstance(t, Topology):
                 Topology(t)  # an unknown kind fails here
         set_(self, "topologies", topologies)
-        set_(self, "exchanges", _tuple(self.exchanges, "exchanges"))
+        set_(self, "exchanges", _levels(self.exchanges, "exchanges"))
         for exchange in self.exchanges:
             if exchange not in EXCHANGES:
                 raise ConfigError(
                     f"unknown exchange rule {exchange!r}; choose from {', '.join(EXCHANGES)}"
                 )
-        set_(self, "memories", tuple(int(m) for m in _tuple(self.memories, "memories")))
+        set_(self, "memories", tuple(int(m) for m in _levels(self.memories, "memories")))
         if any(m < 0 for m in self.memories):
             raise ConfigError(f"memory windows must be 0 or more, got {self.memories}")
         for name in ("norms", "topologies", "exchanges", "memories"):
@@ -471,7 +471,7 @@ class Design:
             raise ConfigError(
                 f"members and rounds must be at least 1, got {self.members} and {self.rounds}"
             )
-        others = _tuple(self.others, "others") if self.others else ()
+        others = _levels(self.others, "others") if self.others else ()
         for spec in others:
             make_person(spec)
         set_(self, "others", others)
@@ -607,51 +607,14 @@ class Design:
             ``person``, ``norm``, ``topology``, ``exchange``, ``memory``), ``seed`` and
             ``run_id``.
         """
-        if gateway is not None and hasattr(gateway, "decide"):  # a live gateway
-            if executor is not None:
-                raise ConfigError(
-                    "a live Gateway cannot travel to an executor; pass a GatewayConfig instead"
-                )
-            frames = [self._run_here(sweep, gateway, store) for sweep in self.sweeps()]
-        else:
-            frames = []
-            for sweep in self.sweeps(gateway):
-                result = sweep.run(executor, store, progress=progress)
-                # the grid's keys are already columns (from the cell's conditions); the
-                # sweep adds the seed
-                frames.append(result.decisions())
-        return pd.concat([f for f in frames if not f.empty], ignore_index=True)
-
-    def _run_here(self, sweep: Sweep, gateway: Gateway, store: Any) -> pd.DataFrame:
-        # Why not Sweep.run: it builds a fresh gateway for every run from a GatewayConfig.
-        # A cassette in "record" mode answers a prompt repeated within one session from
-        # that session's own recording, so that a replay follows the recorded run; a fresh
-        # gateway per run would ask the model again and overwrite the answer an earlier run
-        # used. So with a live gateway the sweep's runs (same ids, same configs, same seeds)
-        # go through that one gateway here, in order.
-        from workbench.store import ResultStore, RunRecord, utc_now
-
-        if store is not None and not isinstance(store, ResultStore):
-            store = ResultStore(store)
+        live = gateway if gateway is not None and hasattr(gateway, "decide") else None
         frames = []
-        for run in sweep.runs():
-            if store is not None and store.has(run.run_id):
-                frame = store.load(run.run_id).decisions
-            else:
-                result = DesignStudy(run.config, seed=run.seed).run(gateway, workers=1)
-                frame = result.decisions.copy()
-                frame["run_id"] = run.run_id
-                if store is not None:
-                    metadata = {**result.metadata, "sweep": {"seed": run.seed}}
-                    store.save(
-                        RunRecord(
-                            run.run_id, DesignStudy.name, utc_now(), metadata, frame, result.summary
-                        )
-                    )
-            frame = frame.copy()
-            frame["seed"] = run.seed
-            frames.append(frame)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        for sweep in self.sweeps(None if live is not None else gateway):
+            result = sweep.run(executor, store, progress=progress, gateway=live)
+            # the grid's keys are already columns (from the cell's conditions); the sweep
+            # adds the seed
+            frames.append(result.decisions())
+        return pd.concat([f for f in frames if not f.empty], ignore_index=True)
 
     def outcomes(self, decisions: pd.DataFrame) -> pd.DataFrame:
         """The tidy outcome table: one row per run, the factor levels as columns.

@@ -44,8 +44,10 @@ __all__ = [
     "StudyInterrupted",
     "StudyResult",
     "Unit",
+    "as_tuple",
     "check_study",
     "get_study",
+    "normalise_lists",
     "unit_seed",
 ]
 

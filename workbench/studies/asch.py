@@ -106,8 +106,8 @@ class AschConfig:
     majority : tuple of int
         Sizes of the unanimous wrong majority (0 is the control, alone). The default
         (0, 1, 3) spans Asch's rise from almost none to a third; with 8 subjects it is
-        432 decisions, about 12 minutes for Qwen2.5-Coder-1.5B on 2 cores (prompt
-        processing runs near 48 tokens/s there, so every condition costs about 4 min).
+        432 decisions, 10.3 minutes for Qwen2.5-Coder-1.5B on 2 idle cores (measured;
+        prompt processing runs near 48 tokens/s there, about 3.4 min per condition).
     ally : tuple of int
         Majority sizes that also run with one truthful ally answering fourth (none by
         default; ``--ally 3`` adds Asch's dissenting-partner condition).

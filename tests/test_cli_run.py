@@ -108,4 +108,6 @@ def test_ctrl_c_keeps_finished_subjects(tmp_path, capsys, monkeypatch):
     units = decisions[["majority", "ally", "subject"]].drop_duplicates()
     assert len(units) == int(kept.group(1))
     assert 2 <= len(units) < 6
-    assert not (tmp_path / "s.sqlite").exists()
+    # Stored, but never as complete: a sweep or a rerun knows to do it again.
+    [run] = ResultStore(tmp_path / "s.sqlite").runs().itertuples()
+    assert run.status == "incomplete" and run.n_decisions == len(decisions)

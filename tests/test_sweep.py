@@ -94,11 +94,11 @@ def run_tally(script, store, first, n, delay=0.0, **kwargs) -> subprocess.Popen:
     )
 
 
-def check_whole(store: ResultStore) -> pd.DataFrame:
-    """Every stored run loads with all its decisions and its summary; the runs table."""
+def check_whole(store: ResultStore, run_ids=None) -> pd.DataFrame:
+    """Every stored run (or those named) loads with all its decisions and its summary."""
     runs = store.runs()
     assert runs.run_id.is_unique
-    for run_id in runs.run_id:
+    for run_id in runs.run_id if run_ids is None else run_ids:
         record = store.load(run_id)
         assert len(record.decisions) == DECISIONS_PER_RUN
         assert (record.decisions.run_id == run_id).all()
@@ -198,7 +198,16 @@ def test_a_failing_run_keeps_the_finished_ones(tmp_path):
     store = ResultStore(tmp_path / "s.sqlite")
     with pytest.raises(SweepError, match=r"p=0.5 seed=2 failed: seed 2 is cursed \(2 of 4"):
         Sweep(Fragile, {"p": [0.5]}, 4).run(store=store, progress=False)
-    assert len(check_whole(store)) == 2
+    runs = store.runs()
+    assert sorted(runs.status) == ["complete", "complete", "incomplete"]
+    check_whole(ResultStore(tmp_path / "s.sqlite"), runs[runs.status == "complete"].run_id)
+    failed = store.load(runs[runs.status == "incomplete"].run_id.iloc[0])
+    assert failed.metadata["error"] == "seed 2 is cursed" and failed.decisions.empty
+    # On resume the incomplete run is done again and replaces the stored one.
+    again = Sweep(Tally, {"p": [0.5]}, 4).run(store=store, progress=False)
+    assert sorted(again.runs.status) == ["ran", "ran", "stored", "stored"]
+    assert again.complete and (store.runs().status == "complete").all()
+    check_whole(store)
 
 
 @pytest.mark.parametrize("kind", ["process", "dask"])

@@ -20,3 +20,8 @@ class ModelUnavailableError(WorkbenchError):
 
 class CassetteMissError(WorkbenchError):
     """Replay mode met a request that the cassette does not hold."""
+
+
+class RunHalted(WorkbenchError):
+    """The gateway was halted (Ctrl-C, a Stop button or a run deadline): calls in flight
+    were cancelled and no new call starts until it is resumed."""

@@ -62,6 +62,12 @@ class ScriptedGateway:
                 out.append(Decision(r.options, p, choice, True, "logprobs", r.hash))
         return out
 
+    def halt(self, reason: str = "") -> None:
+        """Nothing is ever in flight here: answers are immediate."""
+
+    def resume(self) -> None:
+        """See :meth:`halt`."""
+
     def generate(self, requests) -> list[Generation]:
         self.generated += requests
         return [Generation(f"message {i}", r.hash) for i, r in enumerate(requests)]

@@ -4,15 +4,21 @@ Every field of the study's config dataclass is a flag (``--majority 0,1,3,8``); 
 common flags choose the seed, the output folder, the cassette, the gateway's concurrency
 and the result store. The run shows a progress bar, prints the summary table, writes
 ``<study>_summary.csv``, ``<study>_decisions.csv`` and ``<study>.png`` into ``--out`` and
-stores the run in the result store. On Ctrl-C the subjects that finished are written to
-CSV (never to the store, which only holds complete runs).
+stores the run in the result store. Everything that can be checked (flags, ``--out``,
+the store's folder, then each remote model) is checked before the first model call. The
+run is stored before its outputs are written, so a full disk or a bad ``--out`` loses
+nothing. A run that did not complete (Ctrl-C, a model error, its ``--deadline``, more
+invalid answers than ``--max-invalid``) is stored with its status and error, and its
+finished units are written to CSV; the command then exits with status 2 (130 on Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
+import tempfile
 import types
 import typing
 from pathlib import Path
@@ -107,20 +113,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="folder for the plot and CSV tables (default: workbench-out/<run id>)",
     )
-    parser.add_argument("--cassette", default=None, metavar="PATH", help="cassette file")
-    parser.add_argument(
-        "--cassette-mode",
-        choices=CASSETTE_MODES,
-        default=None,
-        help="off, record, replay or auto (default: auto with --cassette, else off)",
-    )
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=8,
-        metavar="N",
-        help="model calls in flight and subjects run at once (default: 8)",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "--store",
         type=Path,
@@ -132,63 +125,219 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags saying how a run reaches its models and when it gives up.
+
+    They are the fields of :class:`~workbench.llm.GatewayConfig` plus the run limits of
+    :meth:`~workbench.studies.Study.run`; :func:`gateway_config_from_args` and
+    :func:`limits_from_args` read them back.
+    """
+    from workbench.llm.gateway import GatewayConfig
+    from workbench.studies import MAX_INVALID
+
+    defaults = GatewayConfig()
+    group = parser.add_argument_group("models")
+    group.add_argument("--cassette", default=None, metavar="PATH", help="cassette file")
+    group.add_argument(
+        "--cassette-mode",
+        choices=CASSETTE_MODES,
+        default=None,
+        help="off, record, replay or auto (default: auto with --cassette, else off)",
+    )
+    group.add_argument(
+        "--concurrency",
+        type=int,
+        default=defaults.concurrency,
+        metavar="N",
+        help=f"model calls in flight and subjects run at once (default: {defaults.concurrency})",
+    )
+    group.add_argument(
+        "--api-base",
+        default=None,
+        metavar="URL",
+        help="OpenAI-compatible server for remote models, e.g. http://127.0.0.1:8000/v1",
+    )
+    group.add_argument(
+        "--api-key-env",
+        default=None,
+        metavar="NAME",
+        help="environment variable holding the key (default: the provider's usual one)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=float,
+        default=defaults.timeout,
+        metavar="S",
+        help=f"seconds before a model call is retried (default: {defaults.timeout:g})",
+    )
+    group.add_argument(
+        "--retries",
+        type=int,
+        default=defaults.max_retries,
+        metavar="N",
+        help=f"retries of a timed-out or failed call (default: {defaults.max_retries})",
+    )
+    group.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds the whole run may take; then it stops, keeping what finished",
+    )
+    group.add_argument(
+        "--max-invalid",
+        type=float,
+        default=MAX_INVALID,
+        metavar="SHARE",
+        help=f"share of invalid model answers that marks a run failed (default: {MAX_INVALID:g})",
+    )
+
+
 def config_from_args(config: type, args: argparse.Namespace) -> Any:
     """Build the dataclass ``config`` from parsed flags."""
     return config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config)})
 
 
-def make_gateway(args: argparse.Namespace):
-    """The gateway the flags describe."""
-    from workbench.llm import Gateway, GatewayConfig
+def gateway_config_from_args(args: argparse.Namespace):
+    """The :class:`~workbench.llm.GatewayConfig` the flags describe (checked)."""
+    from workbench.llm import GatewayConfig
 
     mode = args.cassette_mode or ("auto" if args.cassette else "off")
-    return Gateway(
-        GatewayConfig(concurrency=args.concurrency, cassette=args.cassette, cassette_mode=mode)
+    return GatewayConfig(
+        concurrency=args.concurrency,
+        cassette=args.cassette,
+        cassette_mode=mode,
+        max_retries=args.retries,
+        timeout=args.timeout,
+        api_base=args.api_base,
+        api_key_env=args.api_key_env,
     )
 
 
+def limits_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``deadline`` and ``max_invalid`` for :meth:`~workbench.studies.Study.run` (checked)."""
+    if args.deadline is not None and not (math.isfinite(args.deadline) and args.deadline > 0):
+        raise ConfigError(f"--deadline must be a positive number of seconds, got {args.deadline}")
+    if not (0 <= args.max_invalid <= 1):
+        raise ConfigError(f"--max-invalid must be a share from 0 to 1, got {args.max_invalid}")
+    return {"deadline": args.deadline, "max_invalid": args.max_invalid}
+
+
+def make_gateway(args: argparse.Namespace):
+    """The gateway the flags describe."""
+    from workbench.llm import Gateway
+
+    return Gateway(gateway_config_from_args(args))
+
+
+def writable_folder(path: Path, flag: str) -> Path:
+    """Create ``path`` if needed and check that files can be written in it.
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``flag``, when ``path`` is a file or cannot be written.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {path} is a file; give a folder (it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"{flag} {path} cannot be written ({exc.strerror or exc}); give a writable folder"
+        ) from None
+    return path
+
+
+def store_for(args: argparse.Namespace):
+    """The result store the flags name, its folder checked before any work."""
+    from workbench.store import ResultStore
+
+    store = ResultStore(args.store)
+    if not store.path.parent.is_dir():
+        raise ConfigError(
+            f"--store {store.path}: folder {store.path.parent} does not exist; create it or "
+            "give another path"
+        )
+    if store.path.is_dir():
+        raise ConfigError(f"--store {store.path} is a folder; give a file path")
+    return store
+
+
 def _run(args: argparse.Namespace) -> int:
+    from workbench.studies import StudyFailed, StudyInterrupted, check_seed, get_study
+
+    study_cls = get_study(args.study)
+    study = study_cls(config_from_args(study_cls.Config, args), seed=args.seed)
+    if args.seed is not None:
+        check_seed(args.seed)
+    limits = limits_from_args(args)
+    gateway_config = gateway_config_from_args(args)
+    # Everything that can be checked is checked before the first model call.
+    out = writable_folder(args.out or Path("workbench-out"), "--out")
+    store = None if args.no_store else store_for(args)
+    from workbench.llm import Gateway
+
+    gateway = Gateway(gateway_config)
+    try:
+        result = study.run(gateway, progress=not args.no_progress, **limits)
+    except StudyInterrupted as stop:
+        _keep(study, stop.result, store, out if args.out else out / stop.result.run_id)
+        raise
+    except StudyFailed as failed:
+        _keep(study, failed.result, store, out if args.out else out / failed.result.run_id)
+        raise
+    finally:
+        gateway.close()
+    _keep(study, result, store, out if args.out else out / result.run_id)
+    return 0
+
+
+def _keep(study, result, store, out: Path) -> None:
+    """Store ``result`` first, then write its tables and plot into ``out`` and report.
+
+    A run that did not complete is stored with its status and error, so nothing that
+    finished is lost and a sweep knows to redo it; a failure to write the outputs is one
+    line that names the stored run.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from workbench.store import ResultStore
-    from workbench.studies import StudyInterrupted, get_study
-
-    if args.concurrency < 1:
-        raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
-    study_cls = get_study(args.study)
-    study = study_cls(config_from_args(study_cls.Config, args), seed=args.seed)
-    gateway = make_gateway(args)
-    try:
-        result = study.run(gateway, progress=not args.no_progress)
-    except StudyInterrupted as stop:
-        partial = stop.result
-        out = args.out or Path("workbench-out") / partial.run_id
-        if partial.metadata["units_done"]:
-            paths = partial.save(out)
-            print(
-                f"workbench: kept {partial.metadata['units_done']} of "
-                f"{partial.metadata['units']} finished units in {paths['decisions'].parent} "
-                f"(seed {partial.seed}); not stored",
-                file=sys.stderr,
-            )
-        raise
-    finally:
-        gateway.close()
-    out = args.out or Path("workbench-out") / result.run_id
-    paths = result.save(out)
-    fig = study.plot(result)
-    paths["plot"] = out / f"{study.name}.png"
-    fig.savefig(paths["plot"], dpi=120)
-    plt.close(fig)
-    print(study.table(result.summary).to_string(index=False))
-    seconds = result.metadata["seconds"]
-    print(f"\nrun {result.run_id}  seed {result.seed}  {seconds:.0f} s")
-    print("wrote " + ", ".join(str(p) for p in paths.values()))
-    if not args.no_store:
-        store = ResultStore(args.store)
+    stored = ""
+    if store is not None:
         store.save(result.to_record())
-        print(f"stored in {store.path}")
-    return 0
+        stored = f"; stored in {store.path} as {result.run_id}"
+    if not result.complete and result.decisions.empty:
+        return  # the error line says why; nothing finished to write
+    try:
+        writable_folder(out, "--out")
+        paths = result.save(out)
+        if not result.summary.empty:
+            fig = study.plot(result)
+            paths["plot"] = out / f"{study.name}.png"
+            try:
+                fig.savefig(paths["plot"], dpi=120)
+            finally:
+                plt.close(fig)
+    except (OSError, ConfigError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise ConfigError(f"cannot write the outputs to {out} ({message}){stored}") from None
+    if not result.summary.empty:
+        print(study.table(result.summary).to_string(index=False))
+    seconds = result.metadata["seconds"]
+    status = "" if result.complete else f"  {result.status}"
+    print(f"\nrun {result.run_id}  seed {result.seed}  {seconds:.0f} s{status}")
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    if stored:
+        print(stored[2:])
+    if not result.complete:
+        done, units = result.metadata["units_done"], result.metadata["units"]
+        print(
+            f"workbench: kept {done} of {units} finished units in {out} (seed {result.seed})"
+            f"{stored} ({result.status})",
+            file=sys.stderr,
+        )

@@ -23,12 +23,12 @@ from pathlib import Path
 
 from workbench.errors import ConfigError
 
-_KEEP = ("run_id", "seed", "status", "seconds")
+_KEEP = ("run_id", "seed", "status", "seconds")  # error is shown in the closing line
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``sweep`` and one sub-parser per study, with flags from its config fields."""
-    from workbench.commands.run import CASSETTE_MODES, add_config_arguments
+    from workbench.commands.run import add_config_arguments, add_model_arguments
     from workbench.studies import STUDIES
     from workbench.sweep import EXECUTORS
 
@@ -81,69 +81,67 @@ def register(sub: argparse._SubParsersAction) -> None:
             metavar="PATH",
             help="result store (default: $WORKBENCH_STORE or ./workbench-results.sqlite)",
         )
-        sweep.add_argument("--cassette", default=None, metavar="PATH", help="cassette file")
-        sweep.add_argument(
-            "--cassette-mode",
-            choices=CASSETTE_MODES,
-            default=None,
-            help="off, record, replay or auto (default: auto with --cassette, else off)",
-        )
-        sweep.add_argument(
-            "--concurrency",
-            type=int,
-            default=8,
-            metavar="N",
-            help="model calls in flight per run (default: 8)",
-        )
         sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+        add_model_arguments(sp)
         sp.set_defaults(handler=_sweep)
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from workbench.commands.run import config_from_args
-    from workbench.llm import GatewayConfig
-    from workbench.store import ResultStore
+    from workbench.commands.run import (
+        config_from_args,
+        gateway_config_from_args,
+        limits_from_args,
+        store_for,
+    )
     from workbench.studies import get_study
-    from workbench.sweep import Sweep, executor
+    from workbench.sweep import Sweep, SweepError, executor
 
     study_cls = get_study(args.study)
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
     if args.first_seed < 0:
         raise ConfigError(f"--first-seed must be 0 or more, got {args.first_seed}")
-    if args.concurrency < 1:
-        raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
     kind = args.executor or (
         "dask" if args.scheduler else "process" if args.workers is not None else "serial"
     )
-    mode = args.cassette_mode or ("auto" if args.cassette else "off")
-    if mode in ("record", "auto") and kind != "serial":
+    gateway = gateway_config_from_args(args)
+    if gateway.cassette_mode in ("record", "auto") and kind != "serial":
         raise ConfigError(
             f"recording a cassette needs --executor serial (parallel runs would overwrite "
             f"each other's recordings); use --cassette-mode replay with {kind}"
         )
-    gateway = GatewayConfig(
-        concurrency=args.concurrency, cassette=args.cassette, cassette_mode=mode
-    )
     sweep = Sweep(
         study_cls,
         args.grid,
         range(args.first_seed, args.first_seed + args.seeds),
         config=config_from_args(study_cls.Config, args),
         gateway=gateway,
+        **limits_from_args(args),
     )
     sweep.runs()  # every combination is a valid config before anything starts
-    store = ResultStore(args.store)
+    store = store_for(args)
     start = time.perf_counter()
     with executor(kind, args.workers, args.scheduler) as pool:
-        result = sweep.run(pool, store, progress=not args.no_progress)
+        try:
+            result = sweep.run(pool, store, progress=not args.no_progress)
+        except SweepError:
+            print(f"store {store.path}", file=sys.stderr)
+            raise
     runs = result.runs
-    shown = runs[[c for c in runs.columns if c not in _KEEP] + list(_KEEP)]
+    shown = runs[[c for c in runs.columns if c not in (*_KEEP, "error")] + list(_KEEP)]
     print(shown.to_string(index=False))
-    ran, stored = int((runs.status == "ran").sum()), int((runs.status == "stored").sum())
+    counts = runs.status.value_counts()
+    ran, stored = int(counts.get("ran", 0)), int(counts.get("stored", 0))
     print(
         f"\nsweep {sweep.name}: {len(runs)} runs, {ran} ran now, {stored} already stored, "
-        f"{time.perf_counter() - start:.1f} s ({kind}); store {store.path}",
-        file=sys.stdout,
+        f"{time.perf_counter() - start:.1f} s ({kind}); store {store.path}"
     )
+    if not result.complete:
+        bad = runs[~runs.status.isin(("ran", "stored"))]
+        first = bad.iloc[0]
+        raise SweepError(
+            f"{len(bad)} of {len(runs)} runs are not complete (first: {first.run_id} "
+            f"{first.status}: {first.error}); they are stored as such and run again when "
+            "the sweep is run again"
+        )
     return 0

@@ -6,6 +6,7 @@ Importing litellm costs about 3 s, so it happens on the first live call, never a
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
@@ -26,6 +27,11 @@ def get():
 
             litellm.suppress_debug_info = True
             litellm.telemetry = False
+            # litellm logs every failed call to stderr itself; the gateway reports what
+            # a user needs in one line, so its loggers stay quiet unless a user asks
+            # (litellm._turn_on_debug() lowers the level again).
+            for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+                logging.getLogger(name).setLevel(logging.CRITICAL + 1)
             providers = [
                 p for p in (litellm.custom_provider_map or []) if p["provider"] != local.PROVIDER
             ]

@@ -21,20 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import logging
 import math
+import os
 import random
 import re
+import socket
 import threading
 import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
-from workbench.errors import ConfigError, ModelUnavailableError
+from workbench.errors import ConfigError, ModelUnavailableError, RunHalted
 from workbench.llm import _litellm, local
 from workbench.llm.accounting import Accounting, CallRecord
 from workbench.llm.cassette import MODES, Cassette, redact, request_key
@@ -58,32 +62,70 @@ class GatewayConfig:
     cassette_mode : {"off", "record", "replay", "auto"}
         See :mod:`workbench.llm.cassette`.
     max_retries : int
-        Retries of a call that hit a rate limit, a timeout or a server error.
+        Retries of a call that hit a rate limit, a timeout or a server error
+        (``--retries``).
     timeout : float
-        Seconds before a call is abandoned (and retried).
+        Seconds before a call is abandoned (and retried) (``--timeout``).
     backoff : float
         First backoff delay in seconds; it doubles with each retry.
     top_logprobs : int
         How many alternatives to ask for per token (OpenAI allows at most 20).
+    api_base : str or None
+        Base URL of the server every remote (non-``local/``) model is reached at, e.g.
+        ``http://127.0.0.1:8000/v1`` for vLLM or a llama.cpp server (``--api-base``).
+        None: the provider's own (litellm's default, or its environment variable).
+    api_key_env : str or None
+        Name of the environment variable holding the key for remote models
+        (``--api-key-env``); None: the provider's usual variable (``OPENAI_API_KEY``...).
+        The key itself is never stored, recorded or printed.
     """
 
     concurrency: int = 8
     cassette: str | None = None
     cassette_mode: str = "off"
-    max_retries: int = 4
-    timeout: float = 120.0
+    max_retries: int = 3
+    timeout: float = 60.0
     backoff: float = 0.5
     top_logprobs: int = 20
+    api_base: str | None = None
+    api_key_env: str | None = None
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ConfigError(f"concurrency must be at least 1, got {self.concurrency}")
+        if isinstance(self.concurrency, bool) or not 1 <= self.concurrency <= 1024:
+            raise ConfigError(
+                f"--concurrency must be at least 1 and at most 1024, got {self.concurrency}"
+            )
         if self.cassette_mode not in MODES:
             raise ConfigError(
                 f"cassette mode {self.cassette_mode!r} is not one of {', '.join(MODES)}"
             )
-        if self.max_retries < 0 or self.timeout <= 0 or self.backoff < 0:
-            raise ConfigError("max_retries, timeout and backoff must be non-negative")
+        if isinstance(self.max_retries, bool) or not 0 <= self.max_retries <= 20:
+            raise ConfigError(f"--retries must be 0 to 20, got {self.max_retries}")
+        if not (math.isfinite(self.timeout) and 0 < self.timeout <= 3600):
+            raise ConfigError(
+                f"--timeout must be more than 0 and at most 3600 s, got {self.timeout}"
+            )
+        if not (math.isfinite(self.backoff) and 0 <= self.backoff <= 60):
+            raise ConfigError(f"backoff must be 0 to 60 s, got {self.backoff}")
+        if self.api_base is not None:
+            parts = urlsplit(self.api_base)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(
+                    f"--api-base must be an http(s) URL such as http://127.0.0.1:8000/v1, "
+                    f"got {redact_url(self.api_base)!r}"
+                )
+            if parts.username or parts.password:
+                raise ConfigError(
+                    "--api-base must not hold credentials (user:password@); put the key in "
+                    "an environment variable and name it with --api-key-env"
+                )
+        if self.api_key_env is not None and not re.fullmatch(
+            r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env
+        ):
+            raise ConfigError(
+                "--api-key-env takes the name of an environment variable (such as "
+                "MY_API_KEY), not a value; export the key under a name and pass the name"
+            )
 
 
 @dataclass(frozen=True)
@@ -128,7 +170,6 @@ _RETRYABLE_NAMES = (
     "APIError",
 )
 _MAX_RETRY_AFTER = 120.0  # seconds; a server asking for longer is treated as asking this
-_FATAL_NAMES = ("AuthenticationError", "NotFoundError", "PermissionDeniedError")
 
 
 class Gateway:
@@ -160,6 +201,17 @@ class Gateway:
         self._start_lock = threading.Lock()
         self._semaphore: asyncio.Semaphore | None = None
         self._inflight: dict[str, asyncio.Future] = {}
+        # Halting (Ctrl-C, Stop, a deadline) cancels these and refuses new batches.
+        self._batches: set[concurrent.futures.Future] = set()
+        self._batches_lock = threading.Lock()
+        self._halted: str | None = None
+        # The first fatal model error (bad key, unknown model, no server): every later
+        # call fails with it at once, so a run ends in seconds, not after every retry.
+        self._fatal: str | None = None
+        # Remote models checked before their first call: model -> litellm keyword
+        # arguments (api_base, api_key) for its calls.
+        self._remote: dict[str, dict[str, str]] = {}
+        self._check_lock = threading.Lock()
 
     # -- public API -------------------------------------------------------------------
 
@@ -182,6 +234,51 @@ class Gateway:
         if not requests:
             return []
         return self._run(self._gather(self._generate_one, requests))
+
+    def check(self, models: Sequence[str]) -> None:
+        """Check each remote model once, before its first call.
+
+        For every model that is not ``local/`` or ``rule:``: litellm must know its
+        provider, the key it needs must be in the environment (litellm's
+        ``validate_environment``, or the variable named by ``api_key_env``), and the
+        server, where its address is known, must accept a connection. The gateway runs
+        this itself before the first call that a cassette does not answer; call it to
+        fail even earlier.
+
+        Raises
+        ------
+        ModelUnavailableError
+            One line naming the model, the cause and the fix.
+        """
+        for model in models:
+            if model.startswith(("rule:", f"{local.PROVIDER}/")):
+                continue
+            with self._check_lock:
+                if model not in self._remote:
+                    self._remote[model] = _check_remote(model, self.config)
+
+    def halt(self, reason: str = "the run was stopped") -> None:
+        """Cancel every call in flight and refuse new ones until :meth:`resume`.
+
+        The blocked :meth:`decide` and :meth:`generate` calls raise
+        :class:`~workbench.errors.RunHalted` within moments, whatever the server does.
+        """
+        with self._batches_lock:
+            self._halted = reason
+            batches = list(self._batches)
+        for batch in batches:
+            batch.cancel()
+
+    def resume(self) -> None:
+        """Accept calls again after :meth:`halt` or a fatal model error."""
+        with self._batches_lock:
+            self._halted = None
+            self._fatal = None
+
+    @property
+    def failure(self) -> str | None:
+        """The fatal model error that stopped this gateway's calls, if any."""
+        return self._fatal
 
     def close(self) -> None:
         """Save the cassette and stop the background loop."""
@@ -215,24 +312,44 @@ class Gateway:
                 )
                 self._thread.start()
                 atexit.register(_close_at_exit, weakref.ref(self))
+        with self._batches_lock:
+            if self._halted is not None:
+                coro.close()
+                raise RunHalted(self._halted)
+            batch = asyncio.run_coroutine_threadsafe(coro, self._loop)
+            self._batches.add(batch)
         try:
-            return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+            return batch.result()
+        except concurrent.futures.CancelledError:
+            raise RunHalted(self._halted or "the gateway was halted") from None
         finally:
+            with self._batches_lock:
+                self._batches.discard(batch)
             if self.cassette is not None:
                 self.cassette.save()
 
     async def _gather(self, one, requests):
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.config.concurrency)
-        return await asyncio.gather(*(one(r) for r in requests))
+        # A task group cancels the rest of the batch when one call fails fatally.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(r)) for r in requests]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return [t.result() for t in tasks]
 
     # -- one request ------------------------------------------------------------------
 
     async def _decide_one(self, request: DecisionRequest) -> dict[str, Any]:
         messages = list(request.messages)
         fetches: list[_Fetched] = []
+
+        def valid(reply: _Reply) -> bool:
+            return _read_options(reply, request.options) is not None
+
         for attempt in range(2):  # the answer, then one repair retry
-            fetched = await self._fetch(self._decide_call(request, messages))
+            fetched = await self._fetch(self._decide_call(request, messages), valid)
             fetches.append(fetched)
             reading = _read_options(fetched.reply, request.options) if fetched.reply else None
             if reading is not None or fetched.error is not None:
@@ -303,7 +420,14 @@ class Gateway:
 
     # -- one call: cassette, dedup, retries -------------------------------------------
 
-    async def _fetch(self, call: dict[str, Any]) -> _Fetched:
+    async def _fetch(self, call: dict[str, Any], valid=None) -> _Fetched:
+        """One call: from the cassette, a call in flight, or the model (then recorded).
+
+        ``valid(reply)`` tells the cassette whether a reply was usable; an unusable one
+        is recorded as invalid, so that ``auto`` mode asks the model again next time.
+        """
+        if self._fatal is not None:
+            raise ModelUnavailableError(self._fatal)
         key = request_key(call)
         if self.cassette is not None:
             recorded = self.cassette.get(key)
@@ -324,6 +448,9 @@ class Gateway:
             async with self._semaphore:
                 fetched = await self._call_model(call)
             future.set_result(fetched)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             raise
@@ -331,49 +458,81 @@ class Gateway:
             del self._inflight[key]
         self._account(key, call, fetched)
         if fetched.reply is not None and self.cassette is not None:
-            self.cassette.put(key, call, asdict(fetched.reply))
+            usable = valid is None or valid(fetched.reply)
+            self.cassette.put(key, call, asdict(fetched.reply), valid=usable)
         return fetched
 
     async def _call_model(self, call: dict[str, Any]) -> _Fetched:
         loop = asyncio.get_running_loop()
-        if call["model"].startswith(f"{local.PROVIDER}/"):
+        model = call["model"]
+        extra: dict[str, str] = {}
+        if model.startswith(f"{local.PROVIDER}/"):
             # Fetch and load the weights here, so a missing model is our one-line error,
             # not an exception wrapped by litellm.
-            await loop.run_in_executor(None, local.server, call["model"])
+            await loop.run_in_executor(None, local.server, model)
+        else:
+            if model not in self._remote:
+                try:
+                    await loop.run_in_executor(None, self.check, [model])
+                except ModelUnavailableError as exc:
+                    self._fatal = str(exc)
+                    raise
+            extra = self._remote[model]
         litellm = await loop.run_in_executor(None, _litellm.get)
         retries = 0
         while True:
+            if self._fatal is not None:  # another call found the model unreachable
+                raise ModelUnavailableError(self._fatal)
             start = time.perf_counter()
+            fatal = None
             try:
-                response = await litellm.acompletion(
-                    **call, timeout=self.config.timeout, num_retries=0, drop_params=True
+                # litellm passes the timeout to the provider's client; the outer bound
+                # only catches a client that ignores it.
+                response = await asyncio.wait_for(
+                    litellm.acompletion(
+                        **call,
+                        **extra,
+                        timeout=self.config.timeout,
+                        num_retries=0,
+                        drop_params=True,
+                    ),
+                    self.config.timeout + 5,
                 )
                 reply = _reply_from(response)
                 return _Fetched(reply, "model", time.perf_counter() - start, retries)
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:  # litellm maps every provider's errors to its own types
                 name = type(exc).__name__
-                message = redact(f"{name}: {str(exc).splitlines()[0] if str(exc) else ''}")
-                unknown_provider = "LLM Provider NOT provided" in str(exc)
-                if name in _FATAL_NAMES or unknown_provider:
-                    raise ModelUnavailableError(
-                        f"model {call['model']!r} refused the call ({message}); "
-                        "check the model name and the provider's API key in the environment"
-                    ) from None
-                if name not in _RETRYABLE_NAMES and not isinstance(exc, _MalformedReply):
-                    log.warning("call failed, not retried: %s", message)
-                    return _Fetched(None, "model", time.perf_counter() - start, retries, message)
-                if retries >= self.config.max_retries:
-                    log.warning("call failed after %d retries: %s", retries, message)
-                    return _Fetched(None, "model", time.perf_counter() - start, retries, message)
-                retry_after = _retry_after(exc)
-                delay = (
-                    min(retry_after, _MAX_RETRY_AFTER)
-                    if retry_after is not None
-                    else self.config.backoff * 2**retries
-                )
-                retries += 1
-                log.info("retry %d in %.2fs after %s", retries, delay, message)
-                await asyncio.sleep(delay * (1 + 0.1 * random.random()))
+                message = _describe(exc)
+                fatal = _fatal_cause(exc, message, extra.get("api_base"))
+                if fatal is None:
+                    if name not in _RETRYABLE_NAMES and not isinstance(
+                        exc, _MalformedReply | TimeoutError
+                    ):
+                        log.info("call failed, not retried: %s", message)
+                        return _Fetched(
+                            None, "model", time.perf_counter() - start, retries, message
+                        )
+                    if retries >= self.config.max_retries:
+                        log.info("call failed after %d retries: %s", retries, message)
+                        return _Fetched(
+                            None, "model", time.perf_counter() - start, retries, message
+                        )
+                    retry_after = _retry_after(exc)
+            if fatal is not None:
+                # Raised outside the except block, so the error carries no reference to
+                # litellm's exception (whose text may hold a key).
+                self._fatal = f"model {model!r}: {fatal}"
+                raise ModelUnavailableError(self._fatal)
+            delay = (
+                min(retry_after, _MAX_RETRY_AFTER)
+                if retry_after is not None
+                else self.config.backoff * 2**retries
+            )
+            retries += 1
+            log.info("retry %d in %.2fs after %s", retries, delay, message)
+            await asyncio.sleep(delay * (1 + 0.1 * random.random()))
 
     def _account(self, key: str, call: dict[str, Any], fetched: _Fetched) -> None:
         reply = fetched.reply or _Reply(content="")
@@ -394,6 +553,160 @@ class Gateway:
                 error=fetched.error,
             )
         )
+
+
+_PROBE_TIMEOUT_S = 5.0
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any ``user:password@`` part replaced by ``***@``."""
+    return re.sub(r"(?<=://)[^/@\s]+@", "***@", url)
+
+
+def _describe(exc: BaseException) -> str:
+    """One redacted line: the exception's type and the first line of its message."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return redact(redact_url(f"{type(exc).__name__}: {text}"))
+
+
+def _chain(exc: BaseException):
+    """``exc`` and the exceptions it was raised from or during, innermost last."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen and len(seen) < 32:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _fatal_cause(exc: BaseException, message: str, api_base: str | None) -> str | None:
+    """What a failed call says about the model that retrying cannot mend, or None.
+
+    Bad or missing keys, unknown models or providers, a server that refuses
+    connections or a host that does not resolve end the run; rate limits, time-outs,
+    dropped connections and server errors are retried.
+    """
+    name = type(exc).__name__
+    where = f" at {redact_url(api_base)}" if api_base else ""
+    chain = list(_chain(exc))
+    if name in ("AuthenticationError", "PermissionDeniedError") or any(
+        "Missing credentials" in str(e) or "api_key client option must be set" in str(e)
+        for e in chain
+    ):
+        return (
+            f"the provider refused the call for want of a valid key ({message}); export the "
+            "provider's key (e.g. export OPENAI_API_KEY=...) or name its variable with "
+            "--api-key-env"
+        )
+    if name == "NotFoundError":
+        return f"the server{where} does not know this model ({message}); check the model name"
+    if "LLM Provider NOT provided" in str(exc):
+        return (
+            "litellm knows no provider for it; write it as provider/name "
+            "(openai/gpt-4o-mini, ollama/llama3, hosted_vllm/NAME with --api-base URL)"
+        )
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return (
+            f"nothing answers{where} (connection refused); start the server, or point "
+            "--api-base at it"
+        )
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return (
+            f"the server's host{where} cannot be resolved ({message}); check --api-base "
+            "and the network"
+        )
+    if any("credentials encoded in URL" in str(e) for e in chain):
+        return (
+            "the server's URL holds credentials (user:password@); remove them and pass the "
+            "key through --api-key-env"
+        )
+    return None
+
+
+def _known_base(provider: str, litellm_base: str | None) -> str | None:
+    """The base URL litellm will call for ``provider``, where it can be known up front."""
+    if litellm_base:
+        return litellm_base
+    if provider == "openai":
+        return (
+            os.environ.get("OPENAI_BASE_URL")
+            or os.environ.get("OPENAI_API_BASE")
+            or "https://api.openai.com/v1"
+        )
+    return None
+
+
+def _check_remote(model: str, config: GatewayConfig) -> dict[str, str]:
+    """Check one remote model (see :meth:`Gateway.check`); its litellm call arguments."""
+    litellm = _litellm.get()
+    try:
+        _, provider, dynamic_key, litellm_base = litellm.get_llm_provider(
+            model, api_base=config.api_base
+        )
+    except Exception:  # litellm raises its BadRequestError for an unknown provider
+        raise ModelUnavailableError(
+            f"model {model!r}: litellm knows no provider for it; write it as provider/name "
+            "(openai/gpt-4o-mini, ollama/llama3, hosted_vllm/NAME with --api-base URL)"
+        ) from None
+    extra: dict[str, str] = {}
+    if config.api_base is not None:
+        extra["api_base"] = config.api_base
+    if config.api_key_env is not None:
+        key = os.environ.get(config.api_key_env)
+        if not key:
+            raise ModelUnavailableError(
+                f"model {model!r}: --api-key-env names {config.api_key_env}, which is not "
+                f"set; export {config.api_key_env}=..."
+            )
+        extra["api_key"] = key
+    elif dynamic_key is None:
+        env = litellm.validate_environment(model, api_base=config.api_base)
+        missing = [
+            k for k in env.get("missing_keys", []) if not k.endswith(("_API_BASE", "_BASE_URL"))
+        ]
+        if missing and config.api_base is not None:
+            # A self-hosted OpenAI-compatible server usually takes no key, but the client
+            # will not send a request without one.
+            extra["api_key"] = "no-key"
+        elif missing:
+            raise ModelUnavailableError(
+                f"model {model!r} needs {missing[0]} in the environment: export "
+                f"{missing[0]}=... (or name the variable holding the key with --api-key-env)"
+            )
+    base = config.api_base or _known_base(provider, litellm_base)
+    if base:
+        _probe(model, base)
+    return extra
+
+
+def _probe(model: str, base: str) -> None:
+    """Fail unless something accepts a TCP connection at the base URL's host and port."""
+    parts = urlsplit(base)
+    if not parts.hostname:
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    shown = redact_url(base)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=_PROBE_TIMEOUT_S).close()
+    except ConnectionRefusedError:
+        raise ModelUnavailableError(
+            f"model {model!r}: nothing answers at {shown} (connection refused); start the "
+            "server, or point --api-base at it"
+        ) from None
+    except socket.gaierror:
+        raise ModelUnavailableError(
+            f"model {model!r}: the host of {shown} cannot be resolved; check --api-base and "
+            "the network"
+        ) from None
+    except TimeoutError:
+        raise ModelUnavailableError(
+            f"model {model!r}: no answer from {shown} within {_PROBE_TIMEOUT_S:g} s; check "
+            "that the server is up and reachable"
+        ) from None
+    except OSError as exc:
+        raise ModelUnavailableError(
+            f"model {model!r}: cannot connect to {shown} ({exc.strerror or exc}); check "
+            "--api-base and the network"
+        ) from None
 
 
 async def _cancel_pending() -> None:

@@ -15,11 +15,13 @@ Every study passes :func:`check_study`.
 from __future__ import annotations
 
 import dataclasses
+import math
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,9 +29,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, WorkbenchError
 from workbench.provenance import provenance
 from workbench.society import Society, draw_seed
+from workbench.society.checks import invalid_share
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,6 +44,7 @@ __all__ = [
     "STUDIES",
     "AschStudy",
     "Study",
+    "StudyFailed",
     "StudyInterrupted",
     "StudyResult",
     "Unit",
@@ -123,9 +127,12 @@ class StudyResult:
     summary : pandas.DataFrame
         The study's summary table (with reference numbers where the study has them).
     metadata : dict
-        Provenance: seed, config, models, package versions, LLM accounting, timing.
-    complete : bool
-        False when the run was interrupted; then only finished units are included.
+        Provenance: seed, config, models, package versions, LLM accounting, timing,
+        ``status`` and, for a run that did not complete, ``error``.
+    status : {"complete", "incomplete", "failed"}
+        ``"incomplete"``: the run was interrupted or stopped by a model error or its
+        deadline, and only finished units are included; ``"failed"``: every unit ran,
+        but more of the model's decisions were invalid than the run allows.
     """
 
     study: str
@@ -135,7 +142,17 @@ class StudyResult:
     decisions: pd.DataFrame
     summary: pd.DataFrame
     metadata: dict = field(default_factory=dict)
-    complete: bool = True
+    status: str = "complete"
+
+    @property
+    def complete(self) -> bool:
+        """Whether every unit ran and the decisions are fit to summarise."""
+        return self.status == "complete"
+
+    @property
+    def error(self) -> str | None:
+        """Why the run is not complete (None when it is)."""
+        return self.metadata.get("error")
 
     def save(self, directory: str | Path) -> dict[str, Path]:
         """Write ``decisions.csv`` and ``summary.csv`` into ``directory``.
@@ -176,6 +193,20 @@ class StudyInterrupted(KeyboardInterrupt):
     def __init__(self, result: StudyResult) -> None:
         super().__init__("interrupted")
         self.result = result
+
+
+class StudyFailed(WorkbenchError):
+    """A run that did not complete: its model failed, it passed its deadline, or too
+    many decisions were invalid. ``result`` holds what finished (``result.status`` is
+    ``"incomplete"`` or ``"failed"``); the message is one line saying why."""
+
+    def __init__(self, result: StudyResult) -> None:
+        super().__init__(result.error or f"the run is {result.status}")
+        self.result = result
+
+
+#: Share of a run's model decisions that may be invalid before the run is "failed".
+MAX_INVALID = 0.2
 
 
 class Study(ABC):
@@ -241,6 +272,8 @@ class Study(ABC):
         workers: int | None = None,
         stop: threading.Event | None = None,
         on_unit: Callable[[Unit, pd.DataFrame], None] | None = None,
+        deadline: float | None = None,
+        max_invalid: float = MAX_INVALID,
     ) -> StudyResult:
         """Run every unit and summarize.
 
@@ -256,26 +289,43 @@ class Study(ABC):
             rule-only studies).
         stop : threading.Event or None
             Cooperative stop for a run in a worker thread (e.g. the Explorer's Stop
-            button): once set, no new unit starts, as on Ctrl-C.
+            button): once set, model calls in flight are cancelled and no new unit
+            starts, as on Ctrl-C.
         on_unit : callable or None
             Called as ``on_unit(unit, decisions)`` in the calling thread when a unit
             finishes (progress displays).
+        deadline : float or None
+            Seconds the whole run may take; past them its model calls are cancelled and
+            the run ends as incomplete, keeping the finished units (``--deadline``).
+        max_invalid : float
+            Share of the model's decisions that may be invalid; above it the run is
+            ``"failed"`` (``--max-invalid``; rule decisions never count).
 
         Returns
         -------
         StudyResult
+            A complete run.
 
         Raises
         ------
         StudyInterrupted
-            On Ctrl-C (or ``stop``), after the running units finish; its ``result``
-            holds them.
+            On Ctrl-C (or ``stop``): model calls in flight are cancelled, units that
+            finished are kept in its ``result`` (status ``"incomplete"``).
+        StudyFailed
+            When a model error (bad key, unknown model, no server) or the deadline ended
+            the run (``result.status == "incomplete"``, finished units kept), or when
+            more than ``max_invalid`` of the model's decisions were invalid
+            (``"failed"``, all units kept).
         """
         from tqdm.auto import tqdm
 
         from workbench.store import new_run_id
 
-        seed = draw_seed() if self.seed is None else int(self.seed)
+        seed = draw_seed() if self.seed is None else check_seed(self.seed)
+        if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
+            raise ConfigError(f"--deadline must be a positive number of seconds, got {deadline}")
+        if not (0 <= max_invalid <= 1):
+            raise ConfigError(f"--max-invalid must be a share from 0 to 1, got {max_invalid}")
         run_id = new_run_id(self.name)
         units = self.units(seed)
         uses_llm = any(not m.startswith("rule:") for m in self.models())
@@ -284,52 +334,78 @@ class Study(ABC):
             from workbench.llm import Gateway
 
             gateway = Gateway()
+        if gateway is not None:
+            gateway.resume()
         if workers is None:
             workers = gateway.config.concurrency if uses_llm else 1
         if workers < 1:
             raise ConfigError(f"workers must be at least 1, got {workers}")
         start = time.perf_counter()
         frames: dict[int, pd.DataFrame] = {}
-        interrupted = False
+        status, error = "complete", None
         bar = tqdm(total=len(units), disable=not progress, desc=self.name, unit="unit")
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name)
         futures = {pool.submit(self._run_unit, u, gateway, run_id): u for u in units}
-        until = FIRST_EXCEPTION if stop is None and on_unit is None else FIRST_COMPLETED
         try:
             pending = set(futures)
             while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=until)
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in done:
-                    frames[futures[future].index] = future.result()
+                    unit = futures[future]
+                    frames[unit.index] = future.result()
                     bar.update()
                     if on_unit is not None:
-                        on_unit(futures[future], frames[futures[future].index])
+                        on_unit(unit, frames[unit.index])
                 if stop is not None and stop.is_set() and pending:
                     raise KeyboardInterrupt
+                if deadline is not None and time.perf_counter() - start > deadline and pending:
+                    raise RunDeadline(f"the run passed its deadline of {deadline:g} s")
         except KeyboardInterrupt:
-            interrupted = True
+            status, error = "incomplete", "interrupted"
+        except WorkbenchError as exc:  # a model error or the deadline: the run cannot go on
+            status, error = "incomplete", str(exc).splitlines()[0]
         finally:
+            if status != "complete" or sys.exc_info()[0] is not None:
+                if gateway is not None:
+                    gateway.halt(error or "the run stopped")
             pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
+            if gateway is not None:
+                gateway.resume()
             if own_gateway:
                 gateway.close()
         for future, unit in futures.items():  # units that finished while shutting down
             if unit.index not in frames and future.done() and not future.cancelled():
                 if future.exception() is None:
                     frames[unit.index] = future.result()
-        result = self._result(seed, run_id, frames, units, gateway, start, not interrupted)
-        if interrupted:
+        result = self._result(seed, run_id, frames, units, gateway, start, status, error)
+        if status == "complete":
+            invalid, asked = invalid_share(result.decisions)
+            if asked and invalid / asked > max_invalid:
+                error = (
+                    f"{invalid} of {asked} model decisions were invalid "
+                    f"({invalid / asked:.0%}, more than --max-invalid {max_invalid:.0%}); "
+                    "the model did not answer with an option: check it with a small run, "
+                    "or another model"
+                )
+                result = self._result(seed, run_id, frames, units, gateway, start, "failed", error)
+        if error == "interrupted":
             raise StudyInterrupted(result)
+        if error is not None:
+            raise StudyFailed(result)
         return result
 
     def _run_unit(self, unit: Unit, gateway: Gateway | None, run_id: str) -> pd.DataFrame:
         society = self.build(unit, gateway, run_id)
         return society.run()
 
-    def _result(self, seed, run_id, frames, units, gateway, start, complete) -> StudyResult:
+    def _result(
+        self, seed, run_id, frames, units, gateway, start, status, error=None
+    ) -> StudyResult:
         ordered = [frames[u.index] for u in units if u.index in frames]
         decisions = pd.concat(ordered, ignore_index=True) if ordered else pd.DataFrame()
         summary = self.summarize(decisions, seed) if ordered else pd.DataFrame()
+        extra = {} if error is None else {"error": error}
         metadata = provenance(
             seed=seed,
             config=self.config,
@@ -338,12 +414,27 @@ class Study(ABC):
             model=getattr(self.config, "model", None),
             units=len(units),
             units_done=len(ordered),
-            complete=complete,
+            complete=status == "complete",
+            status=status,
             seconds=round(time.perf_counter() - start, 3),
+            **extra,
         )
         return StudyResult(
-            self.name, run_id, seed, self.config, decisions, summary, metadata, complete
+            self.name, run_id, seed, self.config, decisions, summary, metadata, status
         )
+
+
+class RunDeadline(WorkbenchError):
+    """A run passed its ``deadline``."""
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int from 0 to 2**63 - 1, or a one-line :class:`ConfigError`."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ConfigError(f"--seed must be a whole number, got {seed!r}")
+    if not 0 <= int(seed) < 2**63:
+        raise ConfigError(f"--seed must be from 0 to 2**63 - 1, got {seed}")
+    return int(seed)
 
 
 def check_study(study: Study) -> StudyResult:

@@ -171,7 +171,10 @@ def model_hint(model: str) -> str:
         if name.endswith(".gguf"):
             return "a GGUF file on this machine"
         return "not in the local catalogue"
-    return "any litellm model string; the provider's key is read from the environment"
+    return (
+        "any litellm model string; the provider's key is read from the environment "
+        "(for an OpenAI-compatible server, fill in server and key variable)"
+    )
 
 
 class NormControl(widgets.VBox):

@@ -30,7 +30,7 @@ import ipywidgets as widgets
 
 from workbench.errors import CassetteMissError, ConfigError, WorkbenchError
 from workbench.society import draw_seed, load_personas
-from workbench.studies import STUDIES, Study, StudyInterrupted, StudyResult, Unit
+from workbench.studies import STUDIES, Study, StudyFailed, StudyInterrupted, StudyResult, Unit
 from workbench.widgets.controls import (
     SECTIONS,
     TOPOLOGY_PARAMS,
@@ -167,6 +167,22 @@ class Explorer(widgets.VBox):
         self.network_output = widgets.Output()
 
         label = {"description_width": "110px"}
+        # How remote models are reached: GatewayConfig's api_base and api_key_env.
+        self.api_base = widgets.Text(
+            description="server",
+            placeholder="provider default, or http://127.0.0.1:8000/v1",
+            style=label,
+            layout=widgets.Layout(width="420px"),
+        )
+        self.api_key_env = widgets.Text(
+            description="key variable",
+            placeholder="provider default, e.g. OPENAI_API_KEY",
+            style=label,
+            layout=widgets.Layout(width="420px"),
+        )
+        if gateway is not None:
+            self.api_base.value = gateway.config.api_base or ""
+            self.api_key_env.value = gateway.config.api_key_env or ""
         self.persona_pick = widgets.Dropdown(description="persona", style=label)
         self.persona_text = widgets.Textarea(layout=widgets.Layout(width="420px", height="70px"))
         self.persona_name = widgets.Text(description="save as", style=label)
@@ -248,7 +264,8 @@ class Explorer(widgets.VBox):
 
             model.observe(show_hint, "value")
             show_hint()
-            sections["person"].insert(sections["person"].index(model) + 1, hint)
+            at = sections["person"].index(model) + 1
+            sections["person"][at:at] = [hint, self.api_base, self.api_key_env]
         if "topology" in self.controls:
             self.controls["topology"].observe(lambda _: self._show_topology_params(), "value")
             self._show_topology_params()
@@ -402,6 +419,7 @@ class Explorer(widgets.VBox):
             seed = draw_seed() if seed is None else seed
             study = self.study_class(config, seed=seed)
             total = len(study.units(seed))
+            gateway, owned = self._run_gateway()
         except WorkbenchError as exc:
             self._show_error(exc)
             return None
@@ -413,7 +431,7 @@ class Explorer(widgets.VBox):
         noun = "society" if total == 1 else "societies"
         self.status.value = f"running {total} {noun} (seed {seed})..."
         self._thread = threading.Thread(
-            target=self._work, args=(study,), name="workbench-explorer", daemon=True
+            target=self._work, args=(study, gateway, owned), name="workbench-explorer", daemon=True
         )
         self._thread.start()
         return self._thread
@@ -435,22 +453,44 @@ class Explorer(widgets.VBox):
         self._frames[unit.index] = (unit, decisions)
         self.progress.value = len(self._frames)
 
-    def _work(self, study: Study) -> None:
+    def _run_gateway(self):
+        """The gateway of the next run and whether the panel made it (then it closes it).
+
+        The panel's gateway, unless the server or key-variable boxes ask for another.
+        """
+        from workbench.llm import Gateway, GatewayConfig
+
+        base = self.api_base.value.strip() or None
+        key_env = self.api_key_env.value.strip() or None
+        current = self.gateway.config if self.gateway is not None else GatewayConfig()
+        if (base, key_env) == (current.api_base, current.api_key_env):
+            return self.gateway, False
+        config = dataclasses.replace(current, api_base=base, api_key_env=key_env)
+        return Gateway(config), True
+
+    def _work(self, study: Study, gateway=None, owned: bool = False) -> None:
         start = time.perf_counter()
-        stopped = False
+        stopped, failure = False, None
         try:
             try:
                 result = study.run(
-                    self.gateway, workers=self.workers, stop=self._stop, on_unit=self._unit_done
+                    gateway, workers=self.workers, stop=self._stop, on_unit=self._unit_done
                 )
             except StudyInterrupted as interrupted:
                 result, stopped = interrupted.result, True
+            except StudyFailed as failed:  # shown with what finished, then why it stopped
+                result, failure = failed.result, failed
             self.result = result
             self._show(result, stopped, time.perf_counter() - start)
+            if failure is not None:
+                self._show_error(failure)
+                self.progress.bar_style = "danger"
         except Exception as exc:  # shown in the panel: a worker has nowhere else to report
             self._show_error(exc)
             self.progress.bar_style = "danger"
         finally:
+            if owned:
+                gateway.close()
             self.run_button.disabled, self.stop_button.disabled = False, True
 
     # -- results ----------------------------------------------------------------------

@@ -527,3 +527,18 @@ def test_redact_value_walks_strings_only(monkeypatch):
         "n": ["***"],
     }
     assert value == original  # a copy; the input is untouched
+
+
+def test_the_notebook_scratch_copy_merges_the_committed_cassette(tmp_path):
+    from workbench.widgets.notebook import _merge
+
+    committed, scratch = tmp_path / "committed.jsonl", tmp_path / "scratch" / "c.jsonl"
+    for path, entries in ((committed, {"a": "1", "b": "2"}), (scratch, {"b": "3", "c": "4"})):
+        cassette = Cassette(path, "record")
+        for key, content in entries.items():
+            cassette.put(key, {"model": "m", "messages": []}, {"content": content})
+        cassette.save()
+    _merge(committed, scratch)
+    merged = Cassette(scratch, "replay")
+    assert {k: merged.get(k)["content"] for k in "abc"} == {"a": "1", "b": "3", "c": "4"}
+    assert Cassette(committed, "replay").get("c") is None  # the committed file is untouched

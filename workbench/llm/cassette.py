@@ -495,6 +495,22 @@ class Cassette:
             self._fresh.add(key)
             self._dirty = True
 
+    def merge(self, other: Cassette) -> int:
+        """Take the entries of ``other`` that this cassette lacks (written by :meth:`save`).
+
+        Returns
+        -------
+        int
+            How many entries were taken.
+        """
+        with self._lock:
+            taken = [k for k in other._entries if k not in self._entries]
+            for key in taken:
+                self._entries[key] = other._entries[key]
+                self._fresh.add(key)
+            self._dirty = self._dirty or bool(taken)
+        return len(taken)
+
     @property
     def _lock_path(self) -> Path:
         return self.path.with_name(f".{self.path.name}.lock")

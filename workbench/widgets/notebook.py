@@ -12,11 +12,10 @@ it).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from workbench.llm import Gateway, GatewayConfig
+from workbench.llm import Cassette, Gateway, GatewayConfig
 
 __all__ = ["notebook_gateway"]
 
@@ -25,14 +24,15 @@ RECORD_ENV = "WORKBENCH_RECORD_NOTEBOOKS"
 
 
 def _merge(committed: Path, scratch: Path) -> None:
-    entries: dict[str, str] = {}
-    for path in (committed, scratch):
-        if path.exists():
-            for line in path.read_text("utf-8").splitlines():
-                if line.strip():
-                    entries[json.loads(line)["key"]] = line
-    scratch.parent.mkdir(parents=True, exist_ok=True)
-    scratch.write_text("".join(entries[k] + "\n" for k in sorted(entries)), "utf-8")
+    """Add the committed cassette's entries to the scratch copy (its own entries win).
+
+    Both files are read and checked as cassettes, and the copy is written under the
+    cassette's lock, so a notebook running beside another loses no recording.
+    """
+    target = Cassette(scratch, "auto")
+    if committed.exists():
+        target.merge(Cassette(committed, "replay"))
+    target.save()
 
 
 def notebook_gateway(

@@ -240,8 +240,17 @@ def test_runs_listing(store: ResultStore) -> None:
     store.save(make_record("milgram", run_id="m1", seed=None, model=None, config={"seed": 9}))
     store.save(RunRecord("bare", "asch", "2099-01-01T00:00:00+00:00", {}, pd.DataFrame({"x": [1]})))
     runs = store.runs()
-    assert list(runs.columns) == ["run_id", "study", "created", "n_decisions", "seed", "model"]
+    assert list(runs.columns) == [
+        "run_id",
+        "study",
+        "created",
+        "n_decisions",
+        "seed",
+        "model",
+        "status",
+    ]
     assert list(runs["run_id"]) == ["a1", "m1", "bare"]
+    assert list(runs["status"]) == ["complete"] * 3
     assert list(runs["n_decisions"]) == [4, 4, 1]
     row = runs.set_index("run_id")
     assert row.loc["a1", "seed"] == 12345678901234567890123
@@ -250,6 +259,70 @@ def test_runs_listing(store: ResultStore) -> None:
     assert row.loc["bare", "model"] is None
     assert list(store.runs(study="asch")["run_id"]) == ["a1", "bare"]
     assert store.runs(study="nobody").empty
+
+
+def test_status_column_and_status(store: ResultStore) -> None:
+    cases = {
+        "plain": {},
+        "flag-true": {"complete": True},
+        "flag-false": {"complete": False},
+        "flag-zero": {"complete": 0},
+        "said-complete": {"status": "complete", "complete": False},  # status wins
+        "said-incomplete": {"status": "incomplete"},
+        "failed": {"status": "failed", "error": "model went away"},
+        "odd-status": {"status": 3},
+    }
+    for run_id, meta in cases.items():
+        store.save(RunRecord(run_id, "st", "2026", meta, pd.DataFrame({"x": [1]})))
+    listed = dict(zip(store.runs()["run_id"], store.runs()["status"], strict=True))
+    expected = {
+        "plain": "complete",
+        "flag-true": "complete",
+        "flag-false": "incomplete",
+        "flag-zero": "incomplete",
+        "said-complete": "complete",
+        "said-incomplete": "incomplete",
+        "failed": "failed",
+        "odd-status": "unreadable",
+    }
+    assert listed == expected
+    assert {run_id: store.status(run_id) for run_id in cases} == expected
+    assert store.status("pla") is None  # exactly that id, no prefix
+    assert store.status("absent") is None
+    assert ResultStore(store.path.with_name("none.sqlite")).status("x") is None
+
+
+def test_complete_ids_is_chunked(store: ResultStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "_CHUNK", 2)
+    for i in range(5):
+        meta = {"complete": i % 2 == 0}
+        store.save(RunRecord(f"r{i}", "c", "2026", meta, pd.DataFrame({"x": [i]})))
+    wanted = [f"r{i}" for i in range(7)] + ["r0", "r2"]  # repeats and unknown ids
+    assert store.complete_ids(wanted) == {"r0", "r2", "r4"}
+    assert store.complete_ids(iter(["r1", "r4"])) == {"r4"}
+    assert store.complete_ids([]) == set()
+    assert ResultStore(store.path.with_name("none.sqlite")).complete_ids(["r0"]) == set()
+    with pytest.raises(WorkbenchError, match="list of run ids"):
+        store.complete_ids("r0")
+    with pytest.raises(WorkbenchError, match="non-empty string"):
+        store.complete_ids(["r0", 7])
+
+
+def test_save_replaces_a_run_that_is_not_complete(store: ResultStore) -> None:
+    for status in ("incomplete", "failed"):
+        run_id = f"resume-{status}"
+        store.save(make_record(run_id=run_id, status=status))
+        store.save(make_record(run_id=run_id, model="second"))  # no overwrite needed
+        assert store.status(run_id) == "complete"
+        assert store.load(run_id).metadata["model"] == "second"
+    store.save(make_record(run_id="flagged", complete=False))
+    store.save(make_record(run_id="flagged", model="second"))
+    assert store.load("flagged").metadata["model"] == "second"
+    # a complete run is kept unless overwrite=True, whatever the new one's status
+    with pytest.raises(WorkbenchError, match="already in"):
+        store.save(make_record(run_id="flagged", status="failed"))
+    assert store.status("flagged") == "complete"
+    assert len(store.runs()) == 3
 
 
 def test_delete(store: ResultStore) -> None:
@@ -353,6 +426,13 @@ def test_cli_list(store: ResultStore, tmp_path: Path, capsys: pytest.CaptureFixt
     assert run_cli(["results", "list", "--study", "zimbardo", "--store", str(store.path)]) == 0
     assert "no runs of study 'zimbardo'" in capsys.readouterr().out
 
+    store.save(make_record("asch", run_id="asch-2", status="failed"))
+    assert run_cli(["results", "list", "--store", str(store.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[-1] == "status"
+    status = {line.split()[0]: line.split()[-1] for line in lines[1:]}
+    assert status == {"asch-1": "complete", "milgram-1": "complete", "asch-2": "failed"}
+
 
 def test_cli_list_uses_env_store(
     store: ResultStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
@@ -371,6 +451,24 @@ def test_cli_show(store: ResultStore, capsys: pytest.CaptureFixture) -> None:
     assert "decisions: 4" in out
     assert '"model": "local/smollm2-135m"' in out
     assert "mean_p" in out
+    lines = out.splitlines()
+    assert lines.index("status:    complete") < lines.index("metadata:")
+    assert not any(line.startswith("error:") for line in lines)
+
+    store.save(make_record(run_id="asch-failed", status="failed", error="rate limited"))
+    assert run_cli(["results", "show", "asch-failed", "--store", str(store.path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines.index("status:    failed") < lines.index("error:     rate limited")
+    assert lines.index("error:     rate limited") < lines.index("metadata:")
+
+
+def test_cli_delete(store: ResultStore, capsys: pytest.CaptureFixture) -> None:
+    store.save(make_record(run_id="asch-del-1"))
+    with pytest.raises(WorkbenchError, match="no run 'asch-del'"):  # the full id only
+        run_cli(["results", "delete", "asch-del", "--store", str(store.path)])
+    assert run_cli(["results", "delete", "asch-del-1", "--store", str(store.path)]) == 0
+    assert "deleted asch-del-1" in capsys.readouterr().out
+    assert not store.has("asch-del-1")
 
 
 def test_cli_export(store: ResultStore, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -1,14 +1,39 @@
-"""The result store: completed runs in one SQLite file.
+"""The result store: runs in one SQLite file.
 
-A run is written when it completes, in one transaction, so a store never holds half a run.
-Each run is a :class:`RunRecord`: its metadata (config, seed, package versions, model, LLM
-accounting), its tidy decisions table (one row per decision) and an optional per-condition
-summary table. Tables round-trip exactly: the same columns, index, dtypes and cell values,
+A run is written in one transaction, so a store never holds half a run. Each run is a
+:class:`RunRecord`: its metadata (config, seed, package versions, model, LLM accounting),
+its tidy decisions table (one row per decision) and an optional per-condition summary
+table. Tables round-trip exactly: the same columns, index, dtypes and cell values,
 including tuples, lists, dicts, ``None`` and ``NaN`` held in object columns.
+
+A run has a status, read from its metadata: ``metadata["status"]`` if present (the values
+used are ``"complete"``, ``"incomplete"`` and ``"failed"``), else ``"complete"`` unless
+``metadata["complete"]`` is false. A run that is not complete is replaced by the next save
+of the same id (a resumed sweep redoes it); a complete one only with ``overwrite=True``.
 
 Several processes may write to one store at once (a sweep over local processes): the
 store uses SQLite's write-ahead log, a 30 s busy timeout and ``BEGIN IMMEDIATE``
-transactions, so concurrent writers queue rather than fail or lose runs.
+transactions, so concurrent writers queue rather than fail or lose runs. Concurrent
+sweeps take a lease on a run before computing it (:meth:`ResultStore.claim`), so no run is
+computed twice; a lease whose process is gone, or whose heartbeat is older than
+:data:`LEASE_TTL_S`, is stale and may be taken over.
+
+Reading never writes: a store on a read-only mount, or a file or folder the user may not
+write, can be listed, shown and exported. Its reader opens the file read-only and, when
+SQLite cannot create the write-ahead log's shared-memory file next to it, as immutable
+(then the changes of a writer that is still running or that crashed are not seen). In a
+folder it may write, SQLite's reader leaves an empty ``-wal`` and a ``-shm`` file beside
+the store; the next writer to close removes them.
+
+Leases live in the ``leases`` table (schema version 2): ``run_id, owner, host, pid,
+claimed, heartbeat`` and ``pid_start`` (boot id and start time of the owner's process, to
+tell it from a later process given the same pid). A store written by an older version
+has no such table until its next write; reading it finds no leases.
+
+A broken row (metadata or a table that is not the JSON the store wrote) never gives a
+traceback: :meth:`ResultStore.load` and :meth:`ResultStore.export` raise a one-line
+:class:`~workbench.errors.WorkbenchError` naming the store and the run, and
+:meth:`ResultStore.runs` lists such a run with status ``"unreadable"``.
 
 Examples
 --------
@@ -26,9 +51,10 @@ import json
 import math
 import os
 import secrets
+import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +66,13 @@ import pandas as pd
 from workbench.errors import WorkbenchError
 
 __all__ = [
+    "LEASE_TTL_S",
+    "UNREADABLE",
     "ResultStore",
     "RunRecord",
     "default_store_path",
     "new_run_id",
+    "run_status",
     "utc_now",
 ]
 
@@ -53,8 +82,14 @@ STORE_ENV = "WORKBENCH_STORE"
 DEFAULT_STORE_NAME = "workbench-results.sqlite"
 #: Seconds a writer waits for another writer before giving up.
 BUSY_TIMEOUT_S = 30.0
+#: Seconds after its last heartbeat that a lease is stale, whoever holds it.
+LEASE_TTL_S = 600.0
+#: Status of a run whose metadata cannot be read (see :meth:`ResultStore.runs`).
+UNREADABLE = "unreadable"
 _FRAME_FORMAT = 1
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: the leases table
+#: Ids per ``IN (...)`` query: below SQLite's oldest limit of 999 bound variables.
+_CHUNK = 500
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -70,8 +105,17 @@ CREATE TABLE IF NOT EXISTS frames (
     payload TEXT NOT NULL,
     PRIMARY KEY (run_id, name)
 );
+CREATE TABLE IF NOT EXISTS leases (
+    run_id    TEXT PRIMARY KEY,
+    owner     TEXT NOT NULL,
+    host      TEXT NOT NULL,
+    pid       INTEGER NOT NULL,
+    claimed   TEXT NOT NULL,
+    heartbeat REAL NOT NULL,
+    pid_start TEXT
+);
 """
-_RUN_COLUMNS = ["run_id", "study", "created", "n_decisions", "seed", "model"]
+_RUN_COLUMNS = ["run_id", "study", "created", "n_decisions", "seed", "model", "status"]
 
 
 def default_store_path() -> Path:
@@ -112,7 +156,7 @@ def new_run_id(study: str) -> str:
 
 @dataclass(frozen=True, eq=False)
 class RunRecord:
-    """One completed run, as saved to and loaded from a :class:`ResultStore`.
+    """One run, as saved to and loaded from a :class:`ResultStore`.
 
     Parameters
     ----------
@@ -121,10 +165,13 @@ class RunRecord:
     study : str
         Name of the study that produced the run.
     created : str
-        ISO 8601 UTC time the run completed.
+        ISO 8601 UTC time the run completed (or stopped).
     metadata : dict
         Config, seed, package versions, model, LLM accounting: any JSON-like values
-        (tuples, numpy scalars, NaN and timestamps are kept too).
+        (tuples, numpy scalars, NaN and timestamps are kept too). Its ``"status"``
+        (``"complete"``, ``"incomplete"``, ``"failed"``) or its ``"complete"`` flag give
+        the run's status, see :meth:`ResultStore.runs`; an optional ``"error"`` says why
+        a run failed.
     decisions : pandas.DataFrame
         Tidy table, one row per decision; columns vary by study.
     summary : pandas.DataFrame or None
@@ -172,10 +219,11 @@ class RunRecord:
 
 
 class ResultStore:
-    """Completed runs in one SQLite file, safe for concurrent writers.
+    """Runs in one SQLite file, safe for concurrent writers and readable read-only.
 
-    The constructor only records the path; the file is created by the first
-    :meth:`save`. Reading a store that does not exist yet finds no runs.
+    The constructor only records the path; the file is created by the first write
+    (:meth:`save` or :meth:`claim`). Reading a store that does not exist yet finds no
+    runs and no leases.
 
     Parameters
     ----------
@@ -192,20 +240,23 @@ class ResultStore:
     # -- writing -------------------------------------------------------------------------
 
     def save(self, record: RunRecord, *, overwrite: bool = False) -> None:
-        """Write a whole run in one transaction.
+        """Write a whole run in one transaction, and drop any lease on it.
 
         Parameters
         ----------
         record : RunRecord
             The run to store.
         overwrite : bool, default False
-            Replace a stored run with the same id instead of raising.
+            Replace a stored complete run with the same id instead of raising. A stored
+            run whose status is not ``"complete"`` (incomplete, failed, unreadable) is
+            always replaced.
 
         Raises
         ------
         WorkbenchError
-            If the run id is already stored and ``overwrite`` is false, or the record
-            holds a value the store cannot keep exactly. Nothing of the run is stored then.
+            If a complete run with this id is stored and ``overwrite`` is false, or the
+            record holds a value the store cannot keep exactly. Nothing of the run is
+            stored then.
         """
         _check_record(record)
         metadata = _dumps(_encode(record.metadata, "metadata"))
@@ -213,15 +264,15 @@ class ResultStore:
         if record.summary is not None:
             frames["summary"] = _encode_frame(record.summary, "summary")
         with self._write() as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM runs WHERE run_id = ?", (record.run_id,)
+            stored = conn.execute(
+                "SELECT metadata FROM runs WHERE run_id = ?", (record.run_id,)
             ).fetchone()
-            if exists and not overwrite:
+            if stored and not overwrite and _row_status(stored[0]) == "complete":
                 raise WorkbenchError(
-                    f"run '{record.run_id}' is already in {self.path}; "
+                    f"run '{_one_line(record.run_id)}' is already in {self.path}; "
                     "pass overwrite=True to replace it or save under a new run id"
                 )
-            if exists:
+            if stored:
                 _delete_run(conn, record.run_id)
             conn.execute(
                 "INSERT INTO runs (run_id, study, created, n_decisions, metadata) "
@@ -230,9 +281,10 @@ class ResultStore:
             )
             for name, payload in frames.items():
                 _insert_frame(conn, record.run_id, name, payload)
+            conn.execute("DELETE FROM leases WHERE run_id = ?", (record.run_id,))
 
     def delete(self, run_id: str) -> None:
-        """Remove a run; ``run_id`` must be the exact id.
+        """Remove a run (readable or not); ``run_id`` must be the exact id.
 
         Raises
         ------
@@ -245,15 +297,180 @@ class ResultStore:
             if not _delete_run(conn, run_id):
                 raise self._unknown(run_id)
 
+    # -- leases --------------------------------------------------------------------------
+
+    def claim(self, run_id: str) -> bool:
+        """Take the lease on a run before computing it, so no other process computes it.
+
+        In one ``BEGIN IMMEDIATE`` transaction: refuse if the run is stored complete or
+        another owner holds a live lease on it; else write (or take over) the lease with
+        this process as its owner. The owner is this process, ``host:pid:token`` with a
+        token drawn once per process, so a forked or spawned child is another owner.
+
+        A lease is stale, and is taken over, when its heartbeat is older than
+        :data:`LEASE_TTL_S`, or when it was taken on this host by a process that is gone
+        (no such pid, a zombie, or a pid reused by a later process).
+
+        Parameters
+        ----------
+        run_id : str
+            The exact run id.
+
+        Returns
+        -------
+        bool
+            True if this process now holds the lease (also when it already held it).
+
+        Raises
+        ------
+        WorkbenchError
+            If the store cannot be written (a read-only file or folder).
+        """
+        _check_id(run_id)
+        me = _owner()
+        with self._write() as conn:
+            stored = conn.execute("SELECT metadata FROM runs WHERE run_id = ?", (run_id,))
+            row = stored.fetchone()
+            if row is not None and _row_status(row[0]) == "complete":
+                return False
+            lease = conn.execute(
+                "SELECT owner, host, pid, heartbeat, pid_start FROM leases WHERE run_id = ?",
+                (run_id,),
+            ).fetchone()
+            if lease is not None and lease[0] != me.owner and _lease_live(*lease[1:]):
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO leases "
+                "(run_id, owner, host, pid, claimed, heartbeat, pid_start) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, me.owner, me.host, me.pid, utc_now(), time.time(), me.start),
+            )
+        return True
+
+    def release(self, run_id: str) -> None:
+        """Drop this process's lease on a run; nothing happens if it holds none.
+
+        Parameters
+        ----------
+        run_id : str
+            The exact run id.
+        """
+        _check_id(run_id)
+        owner = _owner().owner
+        if not self._has_leases():
+            return
+        with self._read() as conn:  # most often there is none: no write, so no write error
+            sql = "SELECT 1 FROM leases WHERE run_id = ? AND owner = ?"
+            if conn.execute(sql, (run_id, owner)).fetchone() is None:
+                return
+        with self._write() as conn:
+            conn.execute("DELETE FROM leases WHERE run_id = ? AND owner = ?", (run_id, owner))
+
+    def heartbeat(self, run_ids: Iterable[str]) -> None:
+        """Refresh the heartbeat of this process's leases on ``run_ids``.
+
+        A computation longer than :data:`LEASE_TTL_S` must call this in time, or another
+        process may take its runs over. Ids this process holds no lease on are ignored.
+
+        Parameters
+        ----------
+        run_ids : iterable of str
+            Exact run ids.
+        """
+        ids = _check_ids(run_ids)
+        if not ids or not self._has_leases():
+            return
+        owner, now = _owner().owner, time.time()
+        with self._write() as conn:
+            for chunk in _chunks(ids):
+                conn.execute(
+                    f"UPDATE leases SET heartbeat = ? WHERE owner = ? "
+                    f"AND run_id IN ({_marks(chunk)})",
+                    (now, owner, *chunk),
+                )
+
+    def claimed_elsewhere(self, run_ids: Iterable[str]) -> set[str]:
+        """Return those of ``run_ids`` with a live lease held by another owner.
+
+        Parameters
+        ----------
+        run_ids : iterable of str
+            Exact run ids.
+
+        Returns
+        -------
+        set of str
+            Empty for a store that does not exist or has no leases table (an old store).
+        """
+        ids = _check_ids(run_ids)
+        if not ids or not self._has_leases():
+            return set()
+        me, out = _owner().owner, set()
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                rows = conn.execute(
+                    "SELECT run_id, owner, host, pid, heartbeat, pid_start FROM leases "
+                    f"WHERE run_id IN ({_marks(chunk)})",
+                    chunk,
+                ).fetchall()
+                out.update(r[0] for r in rows if r[1] != me and _lease_live(*r[2:]))
+        return out
+
     # -- reading -------------------------------------------------------------------------
 
     def has(self, run_id: str) -> bool:
-        """Return whether a run with exactly this id is stored."""
+        """Return whether a run with exactly this id is stored (whatever its status)."""
         if not self._readable():
             return False
         with self._read() as conn:
             row = conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return row is not None
+
+    def status(self, run_id: str) -> str | None:
+        """Return the status of the run with exactly this id.
+
+        Parameters
+        ----------
+        run_id : str
+            The exact run id.
+
+        Returns
+        -------
+        str or None
+            ``"complete"``, ``"incomplete"``, ``"failed"`` (or another status its
+            metadata names), ``"unreadable"`` for broken metadata; None if not stored.
+        """
+        _check_id(run_id)
+        if not self._readable():
+            return None
+        with self._read() as conn:
+            row = conn.execute("SELECT metadata FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else _row_status(row[0])
+
+    def complete_ids(self, run_ids: Iterable[str]) -> set[str]:
+        """Return those of ``run_ids`` stored with status ``"complete"``.
+
+        Parameters
+        ----------
+        run_ids : iterable of str
+            Exact run ids.
+
+        Returns
+        -------
+        set of str
+            Unreadable, incomplete and failed runs are not in it.
+        """
+        ids = _check_ids(run_ids)
+        if not ids or not self._readable():
+            return set()
+        out = set()
+        with self._read() as conn:
+            for chunk in _chunks(ids):
+                rows = conn.execute(
+                    f"SELECT run_id, metadata FROM runs WHERE run_id IN ({_marks(chunk)})", chunk
+                ).fetchall()
+                out.update(run_id for run_id, meta in rows if _row_status(meta) == "complete")
+        return out
 
     def resolve(self, run_id: str) -> str:
         """Return the full id of the run ``run_id`` names exactly or by unique prefix.
@@ -261,13 +478,14 @@ class ResultStore:
         Raises
         ------
         WorkbenchError
-            If the store does not exist, no run matches, or the prefix is ambiguous.
+            If the store does not exist or cannot be read, no run matches, or the prefix
+            is ambiguous.
         """
         if not self._readable():
             raise WorkbenchError(
                 f"no result store at {self.path}; run a study first or pass --store"
             )
-        if not run_id:
+        if not isinstance(run_id, str) or not run_id:
             raise self._unknown(run_id)
         with self._read() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone():
@@ -280,9 +498,9 @@ class ResultStore:
             return rows[0][0]
         if not rows:
             raise self._unknown(run_id)
-        shown = ", ".join(r[0] for r in rows[:3]) + (", ..." if len(rows) > 3 else "")
+        shown = ", ".join(_one_line(r[0]) for r in rows[:3]) + (", ..." if len(rows) > 3 else "")
         raise WorkbenchError(
-            f"run id prefix '{run_id}' matches {len(rows)} runs ({shown}); "
+            f"run id prefix '{_one_line(run_id)}' matches {len(rows)} runs ({shown}); "
             "give more characters of the id"
         )
 
@@ -303,31 +521,59 @@ class ResultStore:
         Raises
         ------
         WorkbenchError
-            If no run, or more than one, matches.
+            If no run, or more than one, matches, or the run's metadata or a table of it
+            cannot be read (the message names the run and how to remove it).
         """
         full = self.resolve(run_id)
         with self._read() as conn:
             row = conn.execute(
-                "SELECT study, created, metadata FROM runs WHERE run_id = ?", (full,)
+                "SELECT study, created, n_decisions, metadata FROM runs WHERE run_id = ?",
+                (full,),
             ).fetchone()
             frames = dict(
                 conn.execute("SELECT name, payload FROM frames WHERE run_id = ?", (full,))
             )
-        if row is None or "decisions" not in frames:  # deleted between the two reads
+        if row is None:  # deleted between the two reads
             raise self._unknown(run_id)
-        study, created, metadata = row
-        summary = frames.get("summary")
+        study, created, n_decisions, metadata = row
+        if "decisions" not in frames:
+            raise self._broken(full, "decisions table", "it is missing")
+        if not isinstance(study, str) or not isinstance(created, str):
+            raise self._broken(full, "run row", "study or created is not text")
+        try:
+            meta = _decode_metadata(metadata)
+        except _Unreadable as exc:
+            raise self._broken(full, "metadata", exc.reason) from None
+        tables = {}
+        for name in ("decisions", "summary"):
+            if name not in frames:
+                continue
+            try:
+                rows = n_decisions if name == "decisions" else None
+                tables[name] = _decode_payload(frames[name], rows)
+            except _NewerFormat as exc:
+                raise WorkbenchError(
+                    f"run '{_one_line(full)}' in {self.path} stores its {name} table in "
+                    f"format {exc.format}, newer than this workbench reads; upgrade workbench"
+                ) from None
+            except _Unreadable as exc:
+                raise self._broken(full, f"{name} table", exc.reason) from None
         return RunRecord(
             run_id=full,
             study=study,
             created=created,
-            metadata=_decode(json.loads(metadata)),
-            decisions=_decode_frame(json.loads(frames["decisions"])),
-            summary=None if summary is None else _decode_frame(json.loads(summary)),
+            metadata=meta,
+            decisions=tables["decisions"],
+            summary=tables.get("summary"),
         )
 
     def runs(self, study: str | None = None) -> pd.DataFrame:
         """List stored runs, oldest first.
+
+        A run whose metadata cannot be read is still listed, with ``seed`` and ``model``
+        None and status ``"unreadable"``, so one broken row does not hide the others;
+        :meth:`load` then says what is wrong with it. (Its tables are not read here: a
+        run with a broken table is listed with its own status and fails on :meth:`load`.)
 
         Parameters
         ----------
@@ -337,9 +583,12 @@ class ResultStore:
         Returns
         -------
         pandas.DataFrame
-            Columns ``run_id, study, created, n_decisions, seed, model``; ``seed`` and
-            ``model`` come from the metadata (top level, else its ``config``) and are
-            ``None`` when absent.
+            Columns ``run_id, study, created, n_decisions, seed, model, status``;
+            ``seed`` and ``model`` come from the metadata (top level, else its
+            ``config``) and are ``None`` when absent. ``status`` is
+            ``metadata["status"]`` if present, else ``"complete"`` when
+            ``metadata.get("complete", True)`` is true, else ``"incomplete"``;
+            ``"unreadable"`` for broken metadata.
         """
         if not self._readable():
             return pd.DataFrame({c: pd.Series(dtype=object) for c in _RUN_COLUMNS})
@@ -352,19 +601,20 @@ class ResultStore:
             rows = conn.execute(sql + " ORDER BY created, run_id", params).fetchall()
         out = []
         for run_id, run_study, created, n, meta in rows:
-            metadata = _decode(json.loads(meta))
-            out.append(
-                (
-                    run_id,
-                    run_study,
-                    created,
-                    n,
-                    _meta_field(metadata, "seed"),
-                    _meta_field(metadata, "model"),
-                )
-            )
+            try:
+                if not isinstance(n, int):
+                    raise _Unreadable("n_decisions is not an integer")
+                metadata = _decode_metadata(meta)
+                seed, model = _meta_field(metadata, "seed"), _meta_field(metadata, "model")
+                status = run_status(metadata)
+            except _Unreadable:
+                seed, model, status = None, None, UNREADABLE
+            n = n if isinstance(n, int) else 0
+            out.append((str(run_id), str(run_study), str(created), n, seed, model, status))
         frame = pd.DataFrame(out, columns=_RUN_COLUMNS, dtype=object)
-        return frame.astype({"run_id": str, "study": str, "created": str, "n_decisions": int})
+        return frame.astype(
+            {"run_id": str, "study": str, "created": str, "n_decisions": int, "status": str}
+        )
 
     def export(self, run_id: str, path: str | os.PathLike[str], table: str = "decisions") -> Path:
         """Write a run's decisions (or summary) table to CSV or Parquet.
@@ -391,7 +641,8 @@ class ResultStore:
         Raises
         ------
         WorkbenchError
-            Unknown run or suffix, a run without a summary, or an unwritable path.
+            Unknown or unreadable run, unknown suffix, a run without a summary, a table
+            the format cannot hold, or an unwritable path. No partial file is left.
         """
         out = Path(path)
         suffix = out.suffix.lower()
@@ -404,13 +655,13 @@ class ResultStore:
         record = self.load(run_id)
         frame = record.decisions if table == "decisions" else record.summary
         if frame is None:
-            raise WorkbenchError(f"run '{record.run_id}' has no summary table")
-        if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
-            frame = frame.reset_index()
+            raise WorkbenchError(f"run '{_one_line(record.run_id)}' has no summary table")
         if not out.parent.is_dir():
             raise WorkbenchError(f"cannot export to '{out}': folder '{out.parent}' does not exist")
         tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.tmp")
         try:
+            if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
+                frame = frame.reset_index()
             if suffix == ".csv":
                 _flatten_for_csv(frame).to_csv(tmp, index=False)
             else:
@@ -418,40 +669,103 @@ class ResultStore:
             os.replace(tmp, out)
         except OSError as exc:
             raise WorkbenchError(f"cannot write '{out}': {exc.strerror or exc}") from exc
+        except Exception as exc:  # a table this format cannot hold (pandas, pyarrow errors)
+            other = ".parquet" if suffix == ".csv" else ".csv"
+            raise WorkbenchError(
+                f"cannot export the {table} table of run '{_one_line(record.run_id)}' to "
+                f"'{out}': {_reason(exc)}; try {other}"
+            ) from exc
         finally:
             tmp.unlink(missing_ok=True)
         return out
 
     # -- internals -----------------------------------------------------------------------
 
-    def _unknown(self, run_id: str) -> WorkbenchError:
-        listing = "workbench results list"
+    def _listing(self, command: str = "list") -> str:
+        listing = f"workbench results {command}"
         if self.path != default_store_path():
             listing += f" --store {self.path}"
-        return WorkbenchError(f"no run '{run_id}' in {self.path}; see '{listing}'")
+        return listing
+
+    def _unknown(self, run_id: Any) -> WorkbenchError:
+        shown = _one_line(run_id) if isinstance(run_id, str) else repr(run_id)
+        return WorkbenchError(f"no run '{shown}' in {self.path}; see '{self._listing()}'")
+
+    def _broken(self, run_id: str, what: str, reason: str) -> WorkbenchError:
+        shown = _one_line(run_id)
+        delete = self._listing(f"delete {shown}")
+        return WorkbenchError(
+            f"run '{shown}' in {self.path} has unreadable {what} ({reason}); "
+            f"delete it with '{delete}' and run it again, or restore {self.path} from a backup"
+        )
 
     def _readable(self) -> bool:
         """Return whether the store file exists and holds the run tables."""
         if not self.path.is_file():
             return False
         with self._read() as conn:
-            row = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
-            ).fetchone()
-        return row is not None
+            return _has_table(conn, "runs")
+
+    def _has_leases(self) -> bool:
+        """Return whether the store file exists and has a leases table."""
+        if not self.path.is_file():
+            return False
+        with self._read() as conn:
+            return _has_table(conn, "leases")
 
     def _connect(self) -> sqlite3.Connection:
+        """A read-write connection (it creates the file if need be)."""
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise WorkbenchError(f"cannot open result store {self.path}: {exc}") from exc
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        conn.execute("PRAGMA foreign_keys = ON")
         return conn
+
+    def _connect_read(self) -> sqlite3.Connection:
+        """A read-only connection: ``mode=ro``, else ``immutable=1`` when ``-shm`` cannot be made.
+
+        A reader of a write-ahead-log store needs its ``-shm`` file; in a folder it may not
+        write, with no writer holding the file open, SQLite cannot create it and refuses
+        (``SQLITE_READONLY_DIRECTORY`` or ``SQLITE_CANTOPEN``). Then the file cannot be
+        changing under us either (nobody may write there, or the writer is gone), so it is
+        opened as immutable: no locks, no log. A write-ahead log left behind by a crashed
+        writer is not read then.
+        """
+        uri = self.path.absolute().as_uri()
+        failure: sqlite3.Error | None = None
+        for query in ("mode=ro", "mode=ro&immutable=1"):
+            try:
+                conn = sqlite3.connect(
+                    f"{uri}?{query}", uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None
+                )
+            except sqlite3.Error as exc:
+                failure = exc
+                continue
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF not in (_SQLITE_READONLY, _CANTOPEN):
+                    raise WorkbenchError(f"cannot read result store {self.path}: {exc}") from exc
+                failure = exc
+            except sqlite3.DatabaseError as exc:  # not a database, malformed
+                conn.close()
+                raise WorkbenchError(
+                    f"cannot read result store {self.path}: {exc}; "
+                    "is it a workbench result store? pass --store with the right file"
+                ) from exc
+        raise WorkbenchError(
+            f"cannot open result store {self.path} for reading: {failure}; "
+            "check that the file and its folder are readable"
+        )
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as conn:
+        with closing(self._connect_read()) as conn:
             try:
                 yield conn
             except sqlite3.DatabaseError as exc:
@@ -465,17 +779,23 @@ class ResultStore:
                 f"cannot create result store {self.path}: folder '{self.path.parent}' "
                 "does not exist"
             )
+        cannot = (
+            f"cannot write result store {self.path}: {{}}; check that you may write the "
+            "file and its folder, or pass --store with another file"
+        )
         with closing(self._connect()) as conn:
             try:
                 _enable_wal(conn)
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise WorkbenchError(f"cannot write result store {self.path}: {exc}") from exc
+                raise WorkbenchError(cannot.format(exc)) from exc
             try:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+                (version,) = conn.execute("PRAGMA user_version").fetchone()
+                if version < _SCHEMA_VERSION:
+                    conn.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
@@ -484,11 +804,21 @@ class ResultStore:
                 except sqlite3.Error:  # SQLite already rolled back
                     pass
                 if isinstance(exc, sqlite3.Error):
-                    raise WorkbenchError(f"cannot write result store {self.path}: {exc}") from exc
+                    raise WorkbenchError(cannot.format(exc)) from exc
                 raise
 
 
 # -- SQLite helpers ----------------------------------------------------------------------
+
+_SQLITE_READONLY = 8
+_CANTOPEN = 14
+
+
+def _has_table(conn: sqlite3.Connection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return row is not None
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -515,11 +845,56 @@ def _delete_run(conn: sqlite3.Connection, run_id: str) -> bool:
     return conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount > 0
 
 
+def _chunks(ids: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+def _marks(chunk: list[str]) -> str:
+    return ", ".join("?" * len(chunk))
+
+
+def _text_ok(text: str) -> bool:
+    """Whether SQLite can store ``text`` (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_id(run_id: Any) -> None:
+    if not isinstance(run_id, str) or not run_id or not _text_ok(run_id):
+        raise WorkbenchError(
+            f"a run id must be a non-empty string of text, not {run_id!r}; use new_run_id(study)"
+        )
+
+
+def _check_ids(run_ids: Iterable[str]) -> list[str]:
+    if isinstance(run_ids, str):
+        raise WorkbenchError(
+            f"pass a list of run ids, not the single string {_one_line(run_ids)!r}"
+        )
+    try:
+        ids = list(dict.fromkeys(run_ids))
+    except TypeError as exc:
+        raise WorkbenchError(f"run ids must be an iterable of strings: {exc}") from None
+    for run_id in ids:
+        _check_id(run_id)
+    return ids
+
+
 def _check_record(record: RunRecord) -> None:
     if not isinstance(record, RunRecord):
         raise WorkbenchError(f"can only save a RunRecord, not {type(record).__name__}")
-    if not isinstance(record.run_id, str) or not record.run_id:
+    if not isinstance(record.run_id, str) or not record.run_id or not _text_ok(record.run_id):
         raise WorkbenchError("a run needs a non-empty string run_id; use new_run_id(study)")
+    for field in ("study", "created"):
+        value = getattr(record, field)
+        if not isinstance(value, str) or not _text_ok(value):
+            raise WorkbenchError(
+                f"run {field} must be a string of text (no lone surrogates), not {value!r}"
+            )
     if not isinstance(record.metadata, dict):
         raise WorkbenchError(f"run metadata must be a dict, not {type(record.metadata).__name__}")
     if not isinstance(record.decisions, pd.DataFrame):
@@ -535,6 +910,205 @@ def _meta_field(metadata: dict, key: str) -> Any:
     if isinstance(config, dict):
         return config.get(key)
     return None
+
+
+def run_status(metadata: dict) -> str:
+    """Return a run's status from its metadata.
+
+    Parameters
+    ----------
+    metadata : dict
+        A run's metadata.
+
+    Returns
+    -------
+    str
+        ``metadata["status"]`` if present (``"unreadable"`` if that is not a non-empty
+        string), else ``"complete"`` when ``metadata.get("complete", True)`` is true,
+        else ``"incomplete"``.
+    """
+    if "status" in metadata:
+        status = metadata["status"]
+        return status if isinstance(status, str) and status else UNREADABLE
+    try:
+        complete = bool(metadata.get("complete", True))
+    except Exception:  # an NA or an array: completeness not established
+        complete = False
+    return "complete" if complete else "incomplete"
+
+
+def _row_status(text: Any) -> str:
+    """The status of a stored run from its metadata column."""
+    try:
+        return run_status(_decode_metadata(text))
+    except _Unreadable:
+        return UNREADABLE
+
+
+# -- leases ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Owner:
+    owner: str
+    host: str
+    pid: int
+    start: str | None
+
+
+_me: _Owner | None = None
+
+
+def _owner() -> _Owner:
+    """This process as a lease owner; a new one in a forked child (its pid differs)."""
+    global _me
+    if _me is None or _me.pid != os.getpid():
+        host, pid = socket.gethostname(), os.getpid()
+        _me = _Owner(f"{host}:{pid}:{secrets.token_hex(8)}", host, pid, _process_start(pid))
+    return _me
+
+
+def _proc_stat(pid: int) -> tuple[str, str] | None:
+    """``(state, start time in clock ticks since boot)`` of a process, from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()  # the name may hold spaces and parens
+    return (fields[0], fields[19]) if len(fields) > 19 else None
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _process_start(pid: int) -> str | None:
+    """What tells this process from a later one with the same pid: boot id and start time."""
+    stat = _proc_stat(pid)
+    return None if stat is None else f"{_boot_id()}:{stat[1]}"
+
+
+def _process_alive(pid: Any, start: Any) -> bool:
+    """Whether the process that took a lease on this host still runs."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill would terminate it: rely on the heartbeat
+        return True
+    if pid == os.getpid():  # this process, but another owner: an earlier process's pid
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        pass
+    except (OSError, OverflowError):
+        return False
+    stat = _proc_stat(pid)
+    if stat is None:
+        return True  # no /proc (macOS): the pid is alive, trust it
+    if stat[0] in ("Z", "X"):  # exited, not yet reaped
+        return False
+    return start is None or start == f"{_boot_id()}:{stat[1]}"
+
+
+def _lease_live(host: Any, pid: Any, heartbeat: Any, start: Any) -> bool:
+    """Whether a lease still holds: a fresh heartbeat and, on this host, a live owner."""
+    if not isinstance(heartbeat, int | float) or not math.isfinite(heartbeat):
+        return False
+    if abs(time.time() - heartbeat) > LEASE_TTL_S:
+        return False
+    if host != socket.gethostname():
+        return True
+    return _process_alive(pid, start)
+
+
+# -- reading stored rows -----------------------------------------------------------------
+
+
+class _Unreadable(Exception):
+    """A stored value is not what the store writes; ``reason`` says how, in one line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _NewerFormat(Exception):
+    """A stored table in a format newer than this code reads."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.format = version
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """``text`` on one printable line, cut to ``limit`` characters."""
+    flat = "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in text[: limit + 1]
+    )
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _reason(exc: BaseException) -> str:
+    """One short line saying what a decoding error was."""
+    if isinstance(exc, _Unreadable):
+        return _one_line(exc.reason, 120)
+    if isinstance(exc, KeyError) and exc.args:
+        return f"no field {_one_line(repr(exc.args[0]), 60)}"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    message = " ".join(str(exc).split())
+    return _one_line(f"{type(exc).__name__}: {message}" if message else type(exc).__name__, 120)
+
+
+def _load_json(text: Any) -> Any:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if not isinstance(text, str):
+        raise _Unreadable(f"a stored {type(text).__name__}, not JSON text")
+    return json.loads(text)
+
+
+def _decode_metadata(text: Any) -> dict:
+    """Stored metadata text as the dict it was; :class:`_Unreadable` if it is not one."""
+    try:
+        metadata = _decode(_load_json(text))
+    except Exception as exc:  # JSON, tags, types: all mean a broken row
+        raise _Unreadable(_reason(exc)) from None
+    if not isinstance(metadata, dict):
+        raise _Unreadable(f"JSON {type(metadata).__name__}, not an object")
+    return metadata
+
+
+def _decode_payload(text: Any, rows: Any = None) -> pd.DataFrame:
+    """A stored table; :class:`_Unreadable` (or :class:`_NewerFormat`) if it is not one.
+
+    ``rows``, when given, is the row count the run row records (the decisions table).
+    """
+    try:
+        spec = _load_json(text)
+        if isinstance(spec, dict):
+            version = spec.get("format")
+            if isinstance(version, int) and not isinstance(version, bool):
+                if version > _FRAME_FORMAT:
+                    raise _NewerFormat(version)
+        frame = _decode_frame(spec)
+    except _NewerFormat:
+        raise
+    except Exception as exc:
+        raise _Unreadable(_reason(exc)) from None
+    if rows is not None and len(frame) != rows:
+        raise _Unreadable(f"{len(frame)} rows where the run records {rows}")
+    return frame
 
 
 # -- exact JSON encoding of values -------------------------------------------------------
@@ -555,7 +1129,10 @@ _TAGS = (
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    if not _text_ok(text):  # a lone surrogate: SQLite takes no such text, JSON escapes it
+        text = json.dumps(obj, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text
 
 
 def _encode(value: Any, where: str) -> Any:
@@ -612,8 +1189,14 @@ def _is_tag(obj: dict) -> bool:
     return next(iter(obj)) in _TAGS
 
 
+#: numpy dtype kinds a stored array or column may have (no fixed-width text: a dtype
+#: string such as ``S99999999999`` in a broken row must not allocate gigabytes).
+_ARRAY_KINDS = "biuf"
+_COLUMN_KINDS = "biufcmMO"
+
+
 def _decode(obj: Any) -> Any:
-    """Invert :func:`_encode`."""
+    """Invert :func:`_encode`; a malformed tag body raises (KeyError, TypeError, ...)."""
     if isinstance(obj, list):
         return [_decode(v) for v in obj]
     if not isinstance(obj, dict):
@@ -629,14 +1212,19 @@ def _decode(obj: Any) -> Any:
         if tag == "__timestamp__":
             return pd.Timestamp(body)
         if tag == "__timedelta__":
+            if type(body) is not int:
+                raise _Unreadable("a timedelta that is not a count of nanoseconds")
             return pd.Timedelta(body, unit="ns")
         if tag == "__na__":
             return pd.NA
         if tag == "__nat__":
             return pd.NaT
         if tag == "__ndarray__":
+            dtype = np.dtype(body["dtype"])
+            if dtype.kind not in _ARRAY_KINDS:
+                raise _Unreadable(f"array dtype {dtype} is not one the store writes")
             data = [_decode(v) for v in body["data"]]
-            return np.array(data, dtype=np.dtype(body["dtype"])).reshape(body["shape"])
+            return np.array(data, dtype=dtype).reshape(body["shape"])
     return {k: _decode(v) for k, v in obj.items()}
 
 
@@ -669,7 +1257,12 @@ def _encode_dtype(dtype: Any, where: str) -> Any:
 
 def _decode_dtype(spec: Any) -> Any:
     if isinstance(spec, str):
-        return pd.api.types.pandas_dtype(spec)
+        dtype = pd.api.types.pandas_dtype(spec)
+        inner = getattr(dtype, "subtype", dtype)  # sparse and interval dtypes wrap one
+        for d in (dtype, inner):
+            if isinstance(d, np.dtype) and d.kind not in _COLUMN_KINDS:
+                raise _Unreadable(f"dtype {spec} is not one the store writes")
+        return dtype
     if "category" in spec:
         body = spec["category"]
         return pd.CategoricalDtype(_decode_index(body["categories"]), ordered=body["ordered"])
@@ -685,6 +1278,8 @@ def _encode_values(values: Any, dtype: Any, where: str) -> dict:
 
 
 def _decode_values(spec: dict) -> pd.Series:
+    if not isinstance(spec["values"], list):
+        raise _Unreadable("values are not a list")
     decoded = [_decode(v) for v in spec["values"]]
     cells = np.empty(len(decoded), dtype=object)
     for i, v in enumerate(decoded):  # item by item, so list cells stay lists
@@ -716,16 +1311,30 @@ def _decode_index(spec: dict) -> pd.Index:
     if "range" in spec:
         return pd.RangeIndex(*spec["range"], name=_decode(spec["name"]))
     if "codes" in spec:
-        return pd.MultiIndex(
-            levels=[_decode_index(level) for level in spec["levels"]],
-            codes=spec["codes"],
-            names=[_decode(n) for n in spec["names"]],
-            verify_integrity=False,
-        )
+        levels = [_decode_index(level) for level in spec["levels"]]
+        codes, names = spec["codes"], [_decode(n) for n in spec["names"]]
+        _check_codes(levels, codes, names)
+        return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)
     values = _decode_values(spec)
     return pd.Index(
         values.array, dtype=values.dtype, name=_decode(spec["name"]), tupleize_cols=False
     )
+
+
+def _check_codes(levels: list, codes: Any, names: list) -> None:
+    """The checks ``verify_integrity`` would make, but NaN levels are fine."""
+    if not isinstance(codes, list) or len(codes) != len(levels) or len(names) != len(levels):
+        raise _Unreadable("a multi-index needs as many codes and names as levels")
+    lengths = set()
+    for level, level_codes in zip(levels, codes, strict=True):
+        if not isinstance(level_codes, list):
+            raise _Unreadable("multi-index codes are not lists")
+        for code in level_codes:
+            if type(code) is not int or not -1 <= code < len(level):
+                raise _Unreadable(f"multi-index code {code!r} is out of range")
+        lengths.add(len(level_codes))
+    if len(lengths) > 1:
+        raise _Unreadable("multi-index codes differ in length")
 
 
 def _encode_frame(frame: pd.DataFrame, where: str) -> str:
@@ -746,13 +1355,20 @@ def _encode_frame(frame: pd.DataFrame, where: str) -> str:
 
 
 def _decode_frame(spec: dict) -> pd.DataFrame:
+    """Invert :func:`_encode_frame`; a malformed spec raises (KeyError, ValueError, ...)."""
+    if not isinstance(spec, dict):
+        raise _Unreadable(f"JSON {type(spec).__name__}, not an object")
     if spec.get("format") != _FRAME_FORMAT:
-        raise WorkbenchError(
-            f"stored table has format {spec.get('format')}; upgrade workbench to read it"
-        )
+        raise _Unreadable(f"unknown table format {_one_line(repr(spec.get('format')), 40)}")
     index = _decode_index(spec["index"])
     columns = _decode_index(spec["columns"])
+    if not isinstance(spec["data"], list):
+        raise _Unreadable("data is not a list")
     data = [_decode_values(c) for c in spec["data"]]
+    if len(columns) != len(data):
+        raise _Unreadable(f"{len(columns)} column names for {len(data)} columns")
+    if any(len(column) != len(index) for column in data):
+        raise _Unreadable(f"a column's length differs from the index's ({len(index)})")
     if not data:
         return pd.DataFrame(index=index, columns=columns)
     frame = pd.DataFrame(dict(enumerate(data)))

@@ -4,24 +4,29 @@ Subcommands (each takes ``--store PATH``, default ``$WORKBENCH_STORE`` or
 ``./workbench-results.sqlite``):
 
 ``workbench results list [--study S]``
-    One line per stored run.
+    One line per stored run, with its status (complete, incomplete, failed, or
+    unreadable for a run whose stored metadata is broken).
 ``workbench results show RUN_ID``
-    The run's metadata as JSON, its summary table and its number of decisions.
+    The run's status (and error, if it failed), metadata as JSON, summary table and
+    number of decisions.
 ``workbench results export RUN_ID OUT.csv|OUT.parquet [--table summary]``
     Write the decisions (or summary) table to a file.
+``workbench results delete RUN_ID``
+    Remove a run (the full id: no prefix), for instance one whose stored rows are broken.
 
-A run id may be shortened to any unique prefix.
+A run id may be shortened to any unique prefix, except for ``delete``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 import pandas as pd
 
-from workbench.store import ResultStore
+from workbench.store import UNREADABLE, ResultStore, run_status
 
 
 def register(sub: Any) -> None:
@@ -64,6 +69,11 @@ def register(sub: Any) -> None:
     p_export.add_argument("--store", metavar="PATH", help=store_help)
     p_export.set_defaults(handler=export_run)
 
+    p_delete = actions.add_parser("delete", help="remove a run from the store")
+    p_delete.add_argument("run_id", metavar="RUN_ID", help="the full run id")
+    p_delete.add_argument("--store", metavar="PATH", help=store_help)
+    p_delete.set_defaults(handler=delete_run)
+
 
 def _jsonable(value: Any) -> Any:
     """Metadata as JSON can show it: text keys, tuples as arrays."""
@@ -72,6 +82,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+def _say(text: str, file: Any = None) -> None:
+    """Print stored text; a character the terminal cannot show becomes an escape."""
+    file = file or sys.stdout
+    encoding = getattr(file, "encoding", None) or "utf-8"
+    print(text.encode(encoding, "backslashreplace").decode(encoding), file=file)
 
 
 def _store(args: argparse.Namespace) -> ResultStore:
@@ -87,26 +104,37 @@ def list_runs(args: argparse.Namespace) -> int:
         print(f"no runs{which} in {store.path}")
         return 0
     runs = runs.fillna("")  # absent seed/model print blank, not None
-    print(runs.to_string(index=False))
+    _say(runs.to_string(index=False))
+    broken = runs.run_id[runs.status == UNREADABLE].tolist()
+    if broken:
+        where = f" --store {store.path}" if getattr(args, "store", None) else ""
+        _say(
+            f"{len(broken)} run(s) have unreadable metadata; "
+            f"'workbench results show {broken[0]}{where}' says what is wrong",
+            file=sys.stderr,
+        )
     return 0
 
 
 def show_run(args: argparse.Namespace) -> int:
-    """Print a run's id, metadata (pretty JSON), summary table and number of decisions."""
+    """Print a run's id, status (and error), metadata (pretty JSON), summary and size."""
     store = _store(args)
     record = store.load(args.run_id)
-    print(f"run:       {record.run_id}")
-    print(f"study:     {record.study}")
-    print(f"created:   {record.created}")
+    _say(f"run:       {record.run_id}")
+    _say(f"study:     {record.study}")
+    _say(f"created:   {record.created}")
     print(f"decisions: {record.n_decisions}")
+    print(f"status:    {run_status(record.metadata)}")
+    if "error" in record.metadata:
+        _say(f"error:     {record.metadata['error']}")
     print("metadata:")
-    print(json.dumps(_jsonable(record.metadata), indent=2, default=str))
+    _say(json.dumps(_jsonable(record.metadata), indent=2, default=str))
     if record.summary is None:
         print("summary:   none")
     else:
         print("summary:")
         with pd.option_context("display.width", 120, "display.max_columns", None):
-            print(record.summary.to_string())
+            _say(record.summary.to_string())
     return 0
 
 
@@ -114,5 +142,13 @@ def export_run(args: argparse.Namespace) -> int:
     """Write a run's decisions (or summary) table to the CSV or Parquet file ``args.out``."""
     store = _store(args)
     out = store.export(args.run_id, args.out, table=args.table)
-    print(f"wrote {args.table} of {args.run_id} to {out}")
+    _say(f"wrote {args.table} of {args.run_id} to {out}")
+    return 0
+
+
+def delete_run(args: argparse.Namespace) -> int:
+    """Remove the run with exactly the id ``args.run_id`` from the store."""
+    store = _store(args)
+    store.delete(args.run_id)
+    _say(f"deleted {args.run_id} from {store.path}")
     return 0

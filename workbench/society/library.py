@@ -3,6 +3,10 @@
 A library file is ``{"<kind>s": [{"name": ..., "<text field>": ..., ...}, ...]}``, a bare
 list of such objects, or a ``{name: text}`` mapping. Reading and checking that shape is
 the same for every library; what an entry becomes is the caller's.
+
+Every string of an entry must be text a model, a cassette and the result store can hold:
+a lone surrogate (JSON ``"\\ud800"`` with no partner) is rejected when the file is read,
+not met later as a ``UnicodeEncodeError``.
 """
 
 from __future__ import annotations
@@ -64,5 +68,42 @@ def entries(data: Any, source: str, kind: str, text: str) -> list[tuple[str, dic
             or not item["name"].strip()
         ):
             raise ConfigError(f"{source}: {kind} {i + 1} needs string fields 'name' and '{text}'")
+        where = _lone_surrogate(item)
+        if where is not None:
+            raise ConfigError(
+                f"{source}: {kind} {i + 1} ('{_printable(item['name'])}') has a lone surrogate "
+                f"(a \\uD800-\\uDFFF escape with no partner) in {where}; replace the escape "
+                "with the character it stands for, or write a surrogate pair"
+            )
         out.append((item["name"].strip(), item))
     return out
+
+
+def _lone_surrogate(value: Any, where: str = "") -> str | None:
+    """Where in ``value`` a string holds a lone surrogate (``"field 'text'"``), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "its text"
+        return None
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            here = f"{where}['{_printable(key)}']" if where else f"field '{_printable(key)}'"
+            if _lone_surrogate(key) is not None:
+                return f"the key {here}"
+            found = _lone_surrogate(inner, here)
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, list):
+        for j, inner in enumerate(value):
+            found = _lone_surrogate(inner, f"{where}[{j}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _printable(text: str) -> str:
+    """``text`` with lone surrogates written as escapes, so the message can be printed."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

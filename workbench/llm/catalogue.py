@@ -150,18 +150,25 @@ def _sidecar(path: Path) -> Path:
 
 
 def _sidecar_ok(path: Path, sha256: str) -> bool:
-    """Whether ``path`` exists and its sidecar records the expected hash."""
+    """Whether ``path`` exists and its sidecar records the expected hash and its size.
+
+    The sidecar holds ``<sha256> <size in bytes>``, written only after verification.
+    Comparing the size costs one ``stat``: it catches a truncated or overwritten file
+    without reading it. A sidecar without a size (older versions) does not count, so the
+    file is hashed once more and the sidecar rewritten.
+    """
     try:
-        recorded = _sidecar(path).read_text().strip()
+        fields = _sidecar(path).read_text().split()
+        size = path.stat().st_size
     except OSError:
         return False
-    return path.is_file() and recorded == sha256
+    return path.is_file() and fields == [sha256, str(size)]
 
 
 def _write_sidecar(path: Path, sha256: str) -> None:
     side = _sidecar(path)
     tmp = side.with_name(f"{side.name}.partial-{os.getpid()}")
-    tmp.write_text(sha256 + "\n")
+    tmp.write_text(f"{sha256} {path.stat().st_size}\n")
     os.replace(tmp, side)
 
 
@@ -318,6 +325,7 @@ def model_path(
     download: bool = True,
     progress: bool = True,
     entry: CatalogueEntry | None = None,
+    verify: bool = False,
 ) -> Path:
     """Return the path of a verified cached catalogue model, fetching it on first use.
 
@@ -326,11 +334,17 @@ def model_path(
     name : str
         Catalogue name, e.g. ``"smollm2-135m"``.
     download : bool, default True
-        Fetch the model if it is not cached; if False, a missing model is an error.
+        Fetch the model if it is not cached (or the cached file is damaged); if False,
+        a missing or damaged model is an error.
     progress : bool, default True
-        Show a byte progress bar on stderr while assembling the file.
+        Show a byte progress bar on stderr while assembling the file, and say on stderr
+        when a damaged cached file is fetched again.
     entry : CatalogueEntry, optional
         Use this entry instead of looking ``name`` up in :data:`CATALOGUE`.
+    verify : bool, default False
+        Hash a cached file in full even when its sidecar vouches for it
+        (``workbench models pull`` does); a mismatch removes the file and its sidecar
+        and fetches the model again.
 
     Returns
     -------
@@ -341,19 +355,21 @@ def model_path(
     ------
     ModelUnavailableError
         If the name is unknown, the download fails, the hash does not match, or
-        ``download`` is False and the model is not cached.
+        ``download`` is False and the model is not cached (or was damaged).
 
     Notes
     -----
     A cached file is trusted when the sidecar ``<filename>.sha256``, written only after
-    verification, records the expected hash; otherwise it is hashed again. An exclusive
-    lock on ``<cache>/.<name>.lock`` keeps concurrent processes from fetching twice.
+    verification, records the expected hash and the file's current size (a ``stat``,
+    so a truncated file is caught without reading it); otherwise it is hashed again, and
+    a file that fails is deleted with its sidecar. An exclusive lock on
+    ``<cache>/.<name>.lock`` keeps concurrent processes from fetching twice.
     """
     if entry is None:
         entry = _lookup(name)
     directory = cache_dir()
     final = directory / entry.filename
-    if _sidecar_ok(final, entry.sha256):
+    if not verify and _sidecar_ok(final, entry.sha256):
         return final
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -362,21 +378,29 @@ def model_path(
             f"cannot create model cache {directory}: {exc.strerror}; set {_ENV_DIR}"
         ) from exc
     with _locked(directory, entry.name):
-        if _sidecar_ok(final, entry.sha256):  # another process finished meanwhile
+        if not verify and _sidecar_ok(final, entry.sha256):  # another process finished
             return final
         # Any partial file for this model belongs to a dead writer: we hold the lock.
         for stale in directory.glob(f"{entry.filename}.partial-*"):
             stale.unlink(missing_ok=True)
-        if final.is_file():
+        damaged = final.is_file()
+        if damaged:
             if _hash_file(final) == entry.sha256:
-                _write_sidecar(final, entry.sha256)
+                if not _sidecar_ok(final, entry.sha256):
+                    _write_sidecar(final, entry.sha256)
                 return final
             final.unlink()
-            _sidecar(final).unlink(missing_ok=True)
+        _sidecar(final).unlink(missing_ok=True)
         if not download:
+            state = "failed its sha256 check and was removed" if damaged else "is not downloaded"
             raise ModelUnavailableError(
-                f"local model {entry.name!r} is not downloaded; "
-                f"run 'workbench models pull {entry.name}'"
+                f"local model {entry.name!r} {state}; run 'workbench models pull {entry.name}'"
+            )
+        if damaged and progress:
+            print(
+                f"workbench: the cached {entry.name} did not match its sha256; "
+                "removed it, fetching it again",
+                file=sys.stderr,
             )
         _fetch(entry, directory, final, progress)
     return final

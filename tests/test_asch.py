@@ -7,9 +7,11 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from support.scripted import ScriptedGateway, always, one_hot
 
 from workbench.errors import ConfigError
 from workbench.llm import DEFAULT_MODEL, Gateway, GatewayConfig
+from workbench.society.checks import invalid_share
 from workbench.studies import check_study, get_study
 from workbench.studies.asch import NEUTRAL_TRIALS, TRIALS, AschConfig, AschStudy, line_judgement
 
@@ -140,3 +142,94 @@ def test_real_embedded_model_answers_a_few_trials():
     assert set(subject.method) == {"logprobs"}
     assert all(abs(sum(p) - 1) < 1e-6 for p in subject.probabilities)
     assert gateway.accounting.totals()["calls"] == 3
+
+
+# -- invalid answers ----------------------------------------------------------------------
+
+RATES = [
+    "answers",
+    "conformity",
+    "ci_low",
+    "ci_high",
+    "at_least_once",
+    "never",
+    "error_rate",
+    "neutral_error_rate",
+    "p_lure",
+]
+KEYS = ["norm", "persona", "majority", "ally"]
+
+
+def spoil(decisions, rows):
+    """``decisions`` with ``rows`` turned into what an unreadable model answer records."""
+    out = decisions.astype({"choice": object, "correct": object})
+    out.loc[rows, "valid"] = False
+    out.loc[rows, "choice"] = None
+    out.loc[rows, "correct"] = None
+    out.loc[rows, "method"] = "invalid"
+    out["probabilities"] = [
+        (0.0,) * len(o) if bad else p
+        for p, o, bad in zip(out.probabilities, out.options, rows, strict=True)
+    ]
+    return out
+
+
+def test_invalid_answers_are_left_out_of_every_rate_and_counted():
+    study = AschStudy(AschConfig(model="rule:conformist:0.4", **RULE), seed=4)
+    result = study.run()
+    d = result.decisions
+    subject = d.role == "subject"
+    rows = subject & (np.random.default_rng(0).random(len(d)) < 0.3)
+    # subject 0 under three confederates loses every critical answer: it is no subject
+    # who "never conformed", it is left out of at_least_once and never
+    rows |= subject & (d.majority == 3) & ~d.ally & (d.subject == 0) & d.critical
+    bad = spoil(d, rows)
+    summary = study.summarize(bad, result.seed)
+    alone = study.summarize(bad[bad.valid.astype(bool)], result.seed)
+    pd.testing.assert_frame_equal(summary[RATES], alone[RATES])
+    expected = rows.groupby([d[k] for k in KEYS], sort=False).sum().to_numpy()
+    assert summary.invalid.tolist() == expected.tolist() and expected.min() > 0
+    assert (alone.invalid == 0).all()
+    # by hand for the majority-3 condition: shares over the 2 subjects left
+    cond = bad[subject & (bad.majority == 3) & ~bad.ally & bad.critical & bad.valid]
+    conformed = (cond.choice == cond.planted).groupby(cond.subject).sum()
+    row = summary.set_index(["majority", "ally"]).loc[(3, False)]
+    assert len(conformed) == RULE["subjects"] - 1
+    assert row.at_least_once == pytest.approx((conformed > 0).mean())
+    assert row.never == pytest.approx((conformed == 0).mean())
+    assert row.conformity == pytest.approx(conformed.sum() / len(cond))
+
+
+def unit_decisions(study, gateway, seed=2):
+    """Every unit's decisions, as a run gathers them (without its check on invalid answers)."""
+    units = study.units(seed)
+    return pd.concat([study._run_unit(u, gateway, "test") for u in units], ignore_index=True)
+
+
+def test_a_subject_whose_every_answer_is_invalid_is_no_subject_who_never_conformed():
+    study = AschStudy(AschConfig(model="fake/model", **RULE))
+    summary = study.summarize(unit_decisions(study, always(None)), 2)
+    assert summary.invalid.tolist() == [RULE["subjects"] * TRIALS] * len(summary)
+    for column in RATES[1:]:
+        assert summary[column].isna().all(), column
+    assert (summary.answers == 0).all()
+    table = study.table(summary)
+    assert (table["never %"] == "").all() and (table[">=1 %"] == "").all()
+    assert (table["conformity %"] == "").all() and (table.invalid == 3 * TRIALS).all()
+
+
+def test_invalid_share_counts_only_llm_decisions():
+    gateway = ScriptedGateway(
+        lambda r: (None, ()) if int(r.hash[:8], 16) % 3 == 0 else ("A", one_hot(r.options, "A"))
+    )
+    study = AschStudy(AschConfig(model="fake/model", **RULE))
+    decisions = unit_decisions(study, gateway)
+    subject = decisions.role == "subject"  # the confederates and the ally are rules
+    invalid, asked = invalid_share(decisions)
+    assert asked == subject.sum() == len(gateway.requests)
+    assert invalid == (subject & ~decisions.valid.astype(bool)).sum() > 0
+    assert invalid_share(decisions[~subject]) == (0, 0)  # rule decisions never count
+    assert invalid_share(pd.DataFrame()) == (0, 0)
+    assert invalid_share(decisions.drop(columns="method")) == (0, 0)
+    assert invalid_share(decisions.drop(columns="valid")) == (0, 0)
+    assert invalid_share(study.run(gateway=always("A")).decisions)[0] == 0

@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from support.scripted import ScriptedGateway, leaning
+from support.scripted import ScriptedGateway, always, leaning, one_hot
 
 from workbench.errors import ConfigError
 from workbench.society import (
@@ -234,3 +234,95 @@ def test_same_seed_same_tables():
     pd.testing.assert_frame_equal(a.summary, b.summary)
     c = ConventionsStudy(cfg, seed=9).run()
     assert not a.decisions.choice.equals(c.decisions.choice)
+
+
+# -- invalid answers ----------------------------------------------------------------------
+
+
+def spoil(decisions, rows):
+    """``decisions`` with ``rows`` turned into what an unreadable model answer records."""
+    out = decisions.astype({"choice": object})
+    out.loc[rows, "valid"] = False
+    out.loc[rows, "choice"] = None
+    out.loc[rows, "method"] = "invalid"
+    return out
+
+
+def unit_decisions(study, gateway=None, seed=2):
+    """Every unit's decisions, as a run gathers them (without its check on invalid answers)."""
+    units = study.units(seed)
+    return pd.concat([study._run_unit(u, gateway, "test") for u in units], ignore_index=True)
+
+
+UNIT = ["population", "topology", "members", "run"]
+
+
+def test_invalid_answers_are_no_evidence_of_success_or_failure():
+    cfg = ConventionsConfig(model=RULES, members=(8,), runs=2, horizon=12)
+    study = ConventionsStudy(cfg, seed=5)
+    d = study.run().decisions
+    games = d.part == "game"
+    rows = games & (d.step > 1) & (np.random.default_rng(1).random(len(d)) < 0.25)
+    bad = spoil(d, rows)
+    pairs = interactions(bad[bad.part == "game"])
+    assert (pairs.valid == ~pairs.success.isna()).all() and (~pairs.valid).sum() > 10
+    ok = pairs[pairs.valid]
+    assert (ok.success == (ok.choice_a == ok.choice_b)).all()
+    # the success rates are those of the valid interactions alone
+    lines = timeline(bad[bad.part == "game"]).set_index([*UNIT, "step"]).success
+    alone = ok.groupby([*UNIT, "step"]).success.mean()
+    pd.testing.assert_series_equal(lines.loc[alone.index], alone, check_names=False)
+    assert lines.drop(alone.index).isna().all()  # steps with nothing valid
+    runs = run_outcomes(bad[bad.part == "game"]).set_index(UNIT)
+    last = pairs.groupby(UNIT).tail(8).groupby(UNIT).success.mean()  # NaN skipped
+    pd.testing.assert_series_equal(runs.success, last.loc[runs.index], check_names=False)
+    assert runs.invalid.sum() == rows.sum() and runs.measured.all()
+    summary = study.summarize(bad, 5).set_index("population")
+    spoiled = bad[rows].groupby("population").size()
+    assert summary.invalid.to_dict() == spoiled.to_dict()
+    means = runs.groupby("population").success.mean().to_dict()
+    assert summary.success.to_dict() == pytest.approx(means)
+    assert "invalid" in study.table(study.summarize(bad, 5))
+
+
+def test_convergence_skips_invalid_interactions():
+    ok = [1.0] * 11 + [np.nan] + [1.0] * 12
+    # 3N = 12 valid successes: the invalid interaction neither breaks the streak nor
+    # counts in it, but it took its time
+    assert convergence(np.array(ok), 4) == (13.0, 0.0)
+    broken = [1.0] * 11 + [0.0] + [1.0] * 12
+    assert convergence(np.array(broken), 4) == (24.0, 12.0)
+    assert all(np.isnan(convergence(np.array([np.nan] * 30), 4)))
+
+
+def test_a_population_whose_answers_are_all_invalid_has_no_measures():
+    cfg = ConventionsConfig(model=("fake/model",), members=(4,), runs=2, horizon=3)
+    study = ConventionsStudy(cfg)
+    decisions = unit_decisions(study, always(None))
+    runs = run_outcomes(decisions[decisions.part == "game"])
+    assert not runs.measured.any() and not runs.converged.any()
+    assert runs.success.isna().all() and runs.dominant_share.isna().all()
+    assert runs.winner.isna().all() and (runs.invalid == 2 * 3 * 4).all()
+    row = study.summarize(decisions, 2).iloc[0]
+    assert np.isnan(row.success) and np.isnan(row.dominant_share) and row.winner is None
+    assert row.measured == 0 and row.converged == 0 and row.invalid == 2 * 2 * 3 * 4
+    table = study.table(study.summarize(decisions, 2)).iloc[0]
+    assert table["success %"] == "" and table["on dominant %"] == ""
+    assert table.converged == "0/0" and table.invalid == 48
+
+
+def test_a_population_that_agrees_whenever_it_answers_succeeds_every_time():
+    # a third of the answers are unreadable; the readable ones are all F: every valid
+    # interaction succeeds and every member with a readable answer is on F
+    gateway = ScriptedGateway(
+        lambda r: (None, ()) if int(r.hash[:8], 16) % 3 == 0 else ("F", one_hot(r.options, "F"))
+    )
+    cfg = ConventionsConfig(model=("fake/model",), members=(6,), runs=2, horizon=10)
+    study = ConventionsStudy(cfg)
+    decisions = unit_decisions(study, gateway)
+    games = decisions[decisions.part == "game"]
+    assert 0.1 < (~games.valid.astype(bool)).mean() < 0.6
+    runs = run_outcomes(games)
+    assert (runs.success == 1).all() and (runs.dominant_share == 1).all()
+    assert runs.converged.all() and (runs.winner == "F").all()
+    assert (timeline(games).success.dropna() == 1).all()

@@ -7,7 +7,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
-from support.scripted import ScriptedGateway, one_hot
+from support.scripted import ScriptedGateway, always, one_hot
 
 from workbench.errors import ConfigError
 from workbench.studies import STUDIES, check_study, get_study
@@ -129,3 +129,59 @@ def test_same_seed_same_tables():
     cfg = MinorityConfig(model=NG, members=12, committed=(0.0, 0.3), runs=2, horizon=8)
     a, b = MinorityStudy(cfg, seed=5).run(), MinorityStudy(cfg, seed=5).run()
     pd.testing.assert_frame_equal(a.summary, b.summary)
+
+
+# -- invalid answers ----------------------------------------------------------------------
+
+
+def unit_decisions(study, gateway=None, seed=2):
+    """Every unit's decisions, as a run gathers them (without its check on invalid answers)."""
+    units = study.units(seed)
+    return pd.concat([study._run_unit(u, gateway, "test") for u in units], ignore_index=True)
+
+
+LLM = dict(model=("fake/model",), members=8, runs=2, horizon=4, memory=3, establish=3)
+
+
+def test_members_whose_answers_are_all_invalid_are_not_still_on_the_convention():
+    cfg = MinorityConfig(committed=(0.0, 0.25, 0.5), **LLM)
+    study = MinorityStudy(cfg)
+    decisions = unit_decisions(study, always(None))
+    after = decisions[decisions.phase == "minority"]
+    invalid = (~after.valid.astype(bool)).sum()
+    assert invalid == (after.role == "member").sum() > 0
+    lines = minority_timeline(decisions)
+    assert lines.alt_share.isna().all()
+    assert lines[lines.committed == 0].success.isna().all()  # only committed pairs succeed
+    runs = study.run_outcomes(decisions)
+    assert not runs.measured.any() and not runs.takeover.any()
+    summary = study.summarize(decisions, 2)
+    assert summary.p_takeover.isna().all() and summary.alt_share.isna().all()
+    assert (summary.measured == 0).all() and (summary.takeovers == 0).all()
+    assert summary.invalid.sum() == invalid and summary.critical_mass.isna().all()
+    table = study.table(summary)
+    assert (table.takeover == "0/0").all() and (table["alt share %"] == "").all()
+    assert table.invalid.tolist() == summary.invalid.tolist()
+
+
+def test_the_alternative_share_is_over_the_members_whose_answers_could_be_read():
+    # uncommitted members answer J (the alternative) when readable; a third are not
+    gateway = ScriptedGateway(
+        lambda r: (None, ()) if int(r.hash[:8], 16) % 3 == 0 else ("J", one_hot(r.options, "J"))
+    )
+    cfg = MinorityConfig(committed=(0.25,), **LLM)
+    study = MinorityStudy(cfg)
+    decisions = unit_decisions(study, gateway)
+    after = decisions[(decisions.phase == "minority") & (decisions.role == "member")]
+    assert 0.1 < (~after.valid.astype(bool)).mean() < 0.6
+    lines = minority_timeline(decisions)
+    assert (lines.alt_share.dropna() == 1).all()  # not diluted by the unreadable ones
+    summary = study.summarize(decisions, 2).iloc[0]
+    assert summary.p_takeover == 1 and summary.alt_share == 1 and summary.measured == 2
+    assert summary.invalid == (~after.valid.astype(bool)).sum()
+
+
+def test_critical_mass_skips_fractions_with_no_measured_run():
+    x = np.array([0.0, 0.1, 0.2, 0.3])
+    assert critical_mass(x, np.array([0, np.nan, 0.75, 1])) == pytest.approx(0.0 + 0.5 / 0.75 * 0.2)
+    assert np.isnan(critical_mass(x, np.full(4, np.nan)))

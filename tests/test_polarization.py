@@ -36,6 +36,7 @@ from workbench.studies.polarization import (
     community_distance,
     initial_opinions,
     opinion_clusters,
+    opinion_measures,
 )
 
 RULES = ("rule:degroot", "rule:deffuant:0.3", "rule:hk:0.25")
@@ -453,3 +454,90 @@ def test_cli_runs_polarization_prints_table_and_writes_files(tmp_path, capsys, m
     assert "clusters pub" in printed and "deffuant:0.3" in printed
     for name in ("polarization_summary.csv", "polarization_decisions.csv", "polarization.png"):
         assert (out / name).stat().st_size > 0
+
+
+# -- invalid answers ----------------------------------------------------------------------
+
+END = ["mean", "variance", "diversity", "bimodality", "distance", "clusters"]
+
+
+def spoil(decisions, rows):
+    """``decisions`` with ``rows`` turned into what an unreadable model answer records."""
+    out = decisions.astype({"choice": object, "value": object})
+    out.loc[rows, "valid"] = False
+    out.loc[rows, "choice"] = None
+    out.loc[rows, "value"] = None
+    out.loc[rows, "method"] = "invalid"
+    return out
+
+
+def test_invalid_answers_are_left_out_of_the_opinion_measures():
+    config = PolarizationConfig(
+        populations=("rule:degroot", "rule:hk:0.25"),
+        topology=("small_world",),
+        members=12,
+        rounds=4,
+        runs=2,
+        initial="uniform",
+    )
+    study = PolarizationStudy(config, seed=6)
+    d = study.run().decisions
+    rows = (d.step > 0) & (np.random.default_rng(2).random(len(d)) < 0.3)
+    bad = spoil(d, rows)
+    summary = study.summarize(bad, 6).set_index("population")
+    # by hand: the final measures over the members whose last answer could be read
+    expected = {}
+    for (population, _), unit in bad.groupby(["population", "replicate"], sort=False):
+        last = unit[(unit.step == unit.step.max()) & unit.valid.astype(bool)]
+        x = 5 * last.value.astype(float) - 2.5
+        measures = opinion_measures(x.to_numpy(), last.role.to_numpy())
+        expected.setdefault(population, []).append(measures)
+    for population, units in expected.items():
+        for m in END:
+            assert summary.loc[population, m] == pytest.approx(np.mean([u[m] for u in units]))
+    counts = bad[rows].groupby("population").size().to_dict()
+    assert summary.invalid.to_dict() == counts and min(counts.values()) > 0
+    # the time series ends where the summary does
+    series = study.series(bad)
+    last = series[series.step == config.rounds].groupby("population")["mean"].mean()
+    assert last.to_dict() == pytest.approx(summary["mean"].to_dict())
+
+
+def test_a_population_whose_answers_are_all_invalid_has_no_final_opinions():
+    config = PolarizationConfig(
+        populations=("fake/model",),
+        topic=("flat_earth",),
+        persona=("open_minded",),
+        members=10,
+        rounds=2,
+        runs=1,
+    )
+    study = PolarizationStudy(config, seed=3)
+    units = study.units(3)
+    decisions = pd.concat([study._run_unit(u, always(None), "t") for u in units])
+    row = study.summarize(decisions, 3).iloc[0]
+    for m in END:
+        assert np.isnan(row[m]), m
+    assert np.isnan(row.drift) and row.invalid == 10 * 2
+    assert row.mean_start == pytest.approx(0)  # the start is known
+    series = study.series(decisions)
+    assert series[series.step > 0][END].isna().all().all()
+    shown = study.table(study.summarize(decisions, 3)).iloc[0]
+    assert shown["clusters"] == "" and shown.drift == "" and shown.invalid == 20
+
+
+def test_invalid_share_leaves_out_the_recorded_starting_opinions():
+    from workbench.society.checks import invalid_share
+
+    config = PolarizationConfig(
+        populations=("fake/model", "rule:degroot"),
+        topic=("flat_earth",),
+        persona=("open_minded",),
+        members=10,
+        rounds=2,
+        runs=1,
+    )
+    study = PolarizationStudy(config, seed=3)
+    decisions = pd.concat([study._run_unit(u, always(None), "t") for u in study.units(3)])
+    assert (decisions.method == "initial").sum() == 2 * 10  # step 0 of both populations
+    assert invalid_share(decisions) == (10 * 2, 10 * 2)  # the LLM's, not the rules'

@@ -60,6 +60,7 @@ import pandas as pd
 from workbench.errors import ConfigError
 from workbench.llm.types import Decision, GenerateRequest
 from workbench.society import library
+from workbench.society.checks import MAX_ROWS, ROWS_WHY, whole_number
 from workbench.society.personas import Persona, resolve_persona
 from workbench.society.persons import RulePerson, register_rule
 from workbench.society.society import Society
@@ -454,9 +455,9 @@ class OpinionTask(Task):
 
     @classmethod
     def about(cls, topic: Topic, rounds: int) -> OpinionTask:
-        """The task of discussing ``topic`` for ``rounds`` rounds."""
-        if rounds < 1:
-            raise ConfigError(f"rounds must be at least 1, got {rounds}")
+        """The task of discussing ``topic`` for ``rounds`` rounds (a whole number, at
+        most :data:`~workbench.society.checks.MAX_ROWS`)."""
+        rounds = whole_number(rounds, "rounds", 1, MAX_ROWS, ROWS_WHY)
         round_ = Round(
             topic.claim,
             LABELS,

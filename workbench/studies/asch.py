@@ -21,10 +21,14 @@ Measures, per condition (majority size, ally, norm, persona):
 - **conformity**: the share of the subject's valid critical answers that match the wrong
   majority, with a 95% percentile bootstrap interval over subjects (subjects are resampled
   whole, because a subject's answers are not independent of each other);
-- the share of subjects who conformed at least once, and who never did;
+- the share of subjects who conformed at least once, and who never did, among the
+  subjects with at least one valid critical answer;
 - the error rate on critical and on neutral trials; with no majority (control) the
   critical error rate is the control error rate;
-- ``p_lure``: the mean probability the model gave the majority's wrong answer.
+- ``p_lure``: the mean probability the model gave the majority's wrong answer;
+- ``invalid``: the subject's answers that could not be read. They are left out of every
+  measure above (a measure with nothing valid to stand on is NaN), so an unreadable
+  model never passes for an independent one.
 
 Every subject keeps the same seed (and so the same stimuli) in every condition: conditions
 are compared on the same items. Each subject in each condition is its own seeded society,
@@ -72,6 +76,14 @@ from workbench.society import (
     Truthful,
     make_person,
     resolve_persona,
+)
+from workbench.society.checks import (
+    MAX_TEMPERATURE,
+    MAX_WINDOW,
+    check_rows,
+    number,
+    whole,
+    whole_list,
 )
 from workbench.society.situation import norm_text
 from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
@@ -156,9 +168,12 @@ class AschConfig:
     )
 
     def __post_init__(self) -> None:
-        normalise_lists(self, majority=int, ally=int, norm=str, persona=str)
-        if self.subjects < 1:
-            raise ConfigError(f"subjects must be at least 1, got {self.subjects}")
+        normalise_lists(self, norm=str, persona=str)
+        whole_list(self, "majority", low=None)
+        whole_list(self, "ally", low=None)
+        whole(self, "subjects", 1)  # bounded by the rows it makes, below
+        whole(self, "memory", 0, MAX_WINDOW, " trials a subject can recall")
+        number(self, "temperature", 0.0, MAX_TEMPERATURE)
         if not self.majority and not self.ally:
             raise ConfigError("give at least one majority size or ally condition")
         if any(not 0 <= m <= 50 for m in self.majority):
@@ -167,6 +182,14 @@ class AschConfig:
             raise ConfigError(f"ally conditions need a majority of 1 to 50, got {self.ally}")
         if not self.norm or not self.persona:
             raise ConfigError("give at least one norm and one persona")
+        # every subject answers every trial among its majority (and ally) in each condition
+        per_subject = TRIALS * sum(c["majority"] + 1 + c["ally"] for c in self.conditions())
+        check_rows(
+            self.subjects * per_subject,
+            "--subjects x 18 trials x the members of every condition",
+            "--subjects or the conditions",
+            most=("subjects", per_subject, 0),
+        )
         for norm in self.norm:
             norm_text(norm)
         for persona in self.persona:
@@ -176,8 +199,6 @@ class AschConfig:
             raise ConfigError(
                 f"unknown exchange rule {self.exchange!r}; choose one of {', '.join(EXCHANGES)}"
             )
-        if self.memory < 0:
-            raise ConfigError(f"memory must be 0 or more trials, got {self.memory}")
         topology = Topology(self.topology)
         for size in {m + 1 for m in self.majority} | {m + 2 for m in self.ally}:
             topology.build(size, seed=0)
@@ -352,8 +373,16 @@ class AschStudy(Study):
             ``subjects``, ``answers`` (valid critical answers), ``conformity``,
             ``ci_low``, ``ci_high`` (95% percentile bootstrap over subjects),
             ``at_least_once``, ``never``, ``error_rate`` (critical), ``neutral_error_rate``,
-            ``invalid``, ``p_lure``, and ``asch``, ``asch_source``, ``asch_at_least_once``,
-            ``asch_never``.
+            ``invalid`` (the subject's invalid answers, critical and neutral), ``p_lure``,
+            and ``asch``, ``asch_source``, ``asch_at_least_once``, ``asch_never``.
+
+        Notes
+        -----
+        Invalid answers (``valid`` False) are left out of every rate, mean and share:
+        ``conformity``, ``error_rate`` and ``p_lure`` are over valid critical answers,
+        ``neutral_error_rate`` over valid neutral ones, and ``at_least_once``, ``never``
+        and the interval over the subjects with at least one valid critical answer. With
+        none, they are NaN; ``invalid`` counts what was left out.
         """
         keys = ["norm", "persona", "majority", "ally"]
         rows = decisions[decisions.role == "subject"].copy()
@@ -366,20 +395,24 @@ class AschStudy(Study):
                 rows.probabilities, rows.options, rows.planted, rows.valid, strict=True
             )
         ]
+        rows["invalid"] = ~rows.valid
         crit, neutral = rows[rows.critical.astype(bool)], rows[~rows.critical.astype(bool)]
         per_subject = crit.groupby([*keys, "subject"], sort=False).agg(
             answers=("valid", "sum"),
             conformed=("conformed", "sum"),
             wrong=("wrong", "sum"),
-            invalid=("valid", lambda v: int((~v).sum())),
-            p_lure=("p_lure", "mean"),
+            p_lure=("p_lure", "mean"),  # NaN for a subject without a valid answer
         )
         neutral_err = neutral.groupby(keys, sort=False).agg(
             neutral_answers=("valid", "sum"), neutral_wrong=("wrong", "sum")
         )
+        invalid = rows.groupby(keys, sort=False).invalid.sum()
         out = []
         for i, (cond, group) in enumerate(per_subject.groupby(level=keys, sort=False)):
-            answers, conformed = group.answers.to_numpy(), group.conformed.to_numpy()
+            # a subject with no valid critical answer tells nothing about conforming: it is
+            # left out of every share, the interval and p_lure, and counted in `invalid`
+            measured = group[group.answers > 0]
+            answers, conformed = measured.answers.to_numpy(), measured.conformed.to_numpy()
             total = answers.sum()
             low, high = _bootstrap(conformed, answers, np.random.default_rng([seed, i]))
             n_err = neutral_err.loc[cond]
@@ -391,14 +424,14 @@ class AschStudy(Study):
                     "conformity": conformed.sum() / total if total else np.nan,
                     "ci_low": low,
                     "ci_high": high,
-                    "at_least_once": float((conformed > 0).mean()),
-                    "never": float((conformed == 0).mean()),
-                    "error_rate": group.wrong.sum() / total if total else np.nan,
+                    "at_least_once": float((conformed > 0).mean()) if len(measured) else np.nan,
+                    "never": float((conformed == 0).mean()) if len(measured) else np.nan,
+                    "error_rate": measured.wrong.sum() / total if total else np.nan,
                     "neutral_error_rate": n_err.neutral_wrong / n_err.neutral_answers
                     if n_err.neutral_answers
                     else np.nan,
-                    "invalid": int(group.invalid.sum()),
-                    "p_lure": float(group.p_lure.mean()),
+                    "invalid": int(invalid.loc[cond]),
+                    "p_lure": float(measured.p_lure.mean()) if len(measured) else np.nan,
                 }
             )
         summary = pd.DataFrame(out)

@@ -44,6 +44,12 @@ Measures, per population, network and size:
   order; the prior is the probability of choosing each name at the population's
   temperature, averaged over the orders (:meth:`ConventionsStudy.bias`).
 
+Invalid answers (``valid`` False) are left out of every measure and counted (``invalid``):
+an interaction with one is no evidence of success or failure (it neither extends nor
+breaks a streak, though it takes its time), and a member that has played but never
+validly is of unknown name, left out of the shares; a run with nothing valid has NaN
+measures and is not ``measured``.
+
 A run stops when it converges or after ``horizon`` population rounds.
 
 References
@@ -77,6 +83,18 @@ from workbench.society import (
     Topology,
     make_person,
     resolve_persona,
+)
+from workbench.society.checks import (
+    MAX_MEMBERS,
+    MAX_ROWS,
+    MAX_TEMPERATURE,
+    MAX_WINDOW,
+    ROWS_WHY,
+    check_network,
+    check_rows,
+    number,
+    whole,
+    whole_list,
 )
 from workbench.society.games import MemoryMajority, NamingGame  # noqa: F401  (registers rules)
 from workbench.society.situation import norm_text
@@ -118,6 +136,9 @@ NAMING_GAME_MEMORY = 1_000_000
 STREAK_ROUNDS = 3
 #: Network kinds built by this study (besides :data:`~workbench.society.TOPOLOGIES`).
 NETWORKS = ("complete", "ring", "random")
+#: Largest name pool: every rule decision builds one probability per name.
+MAX_NAMES = 10_000
+_MEMBERS_WHY = " members a society can hold in memory (each answers every round)"
 
 
 def name_pool(w: int) -> tuple[str, ...]:
@@ -281,7 +302,8 @@ class ConventionsConfig:
     norm: str = field(default="none", metadata={"help": "norm preset or sentence"})
 
     def __post_init__(self) -> None:
-        normalise_lists(self, model=str, members=int, topology=str, persona=str)
+        normalise_lists(self, model=str, topology=str, persona=str)
+        whole_list(self, "members", None, MAX_MEMBERS, _MEMBERS_WHY)
         if not self.model or not self.members or not self.topology or not self.persona:
             raise ConfigError("give at least one model, size, topology and persona")
         check_game_population(self)
@@ -293,10 +315,25 @@ class ConventionsConfig:
                     f"unknown topology {kind!r}; choose one of "
                     f"{', '.join(dict.fromkeys([*NETWORKS, *TOPOLOGIES]))}"
                 )
-        if self.runs < 1:
-            raise ConfigError(f"runs must be at least 1, got {self.runs}")
-        if self.horizon <= 0:
-            raise ConfigError(f"horizon must be positive, got {self.horizon}")
+        whole(self, "runs", 1, MAX_ROWS, ROWS_WHY)
+        number(self, "horizon", 0.0, open_low=True)
+        # a run plays at most ceil(horizon x N) interactions of two rows, plus one step's
+        # overshoot (N rows); the priors ask each persona once per name order
+        cells = self.runs * len(self.model) * len(self.topology)
+        per_horizon = 2 * cells * sum(self.members)
+        fixed = (
+            cells * sum(2 + n for n in self.members)
+            + len(self.model) * len(self.persona) * self.names
+        )
+        check_rows(
+            fixed + per_horizon * self.horizon,
+            "2 x --horizon x --members x --runs x models x topologies",
+            "--horizon, --runs or --members",
+            most=("horizon", per_horizon, fixed),
+        )
+        for kind in self.topology:
+            for n in self.members:
+                check_game_network(kind, n, self.degree)
 
     def conditions(self) -> list[dict[str, Any]]:
         """Every game condition, in result order: population, then topology, then size."""
@@ -313,8 +350,12 @@ def check_game_population(cfg: Any) -> tuple[str, ...]:
 
     Used by :class:`ConventionsConfig` and the committed-minority config: every persona
     resolves, every model makes a person, LLM populations fit the letter names, memory and
-    network degree are usable, the norm is known.
+    network degree are usable whole numbers, the temperature is finite, the norm is known.
     """
+    whole(cfg, "names", None, MAX_NAMES, " names a run can offer (one probability each)")
+    whole(cfg, "memory", None, MAX_WINDOW, " interactions a member can remember")
+    whole(cfg, "degree", None, MAX_MEMBERS, " neighbours a member can have")
+    number(cfg, "temperature", 0.0, MAX_TEMPERATURE)
     for persona in cfg.persona:
         resolve_persona(persona, cfg.persona_file)
     for model in cfg.model:
@@ -328,6 +369,15 @@ def check_game_population(cfg: Any) -> tuple[str, ...]:
         raise ConfigError(f"degree must be at least 2, got {cfg.degree}")
     norm_text(cfg.norm)
     return pool
+
+
+def check_game_network(kind: str, n: int, degree: int) -> None:
+    """Reject a population of ``n`` whose network (see :func:`network`) would not fit in memory."""
+    if kind in ("ring", "random"):
+        check_network(kind, n, k=degree)
+    else:  # the other kinds with their default parameters
+        defaults = Topology(kind)
+        check_network(kind, n, k=defaults.k, p=defaults.p, m=defaults.m)
 
 
 def _persons(model: str, n: int, cfg: Any) -> list:
@@ -357,9 +407,10 @@ def _situation(model: str, graph: Any, cfg: Any, names: int) -> tuple[Situation,
 def play(society: Society, max_interactions: int, on: str | None = None) -> int:
     """Step ``society`` until it has converged or played ``max_interactions``.
 
-    Converged: the last 3N interactions all succeeded (on the name ``on``, when given).
-    Returns the number of interactions played in this call. It reads the decisions
-    table's raw columns, so checking costs O(new rows) per step.
+    Converged: the last 3N interactions all succeeded (on the name ``on``, when given);
+    an interaction with an invalid answer neither extends nor breaks the streak, as in
+    :func:`convergence`. Returns the number of interactions played in this call. It
+    reads the decisions table's raw columns, so checking costs O(new rows) per step.
     """
     need = STREAK_ROUNDS * len(society.members)
     table = society.datacollector.tables["decisions"]
@@ -371,8 +422,10 @@ def play(society: Society, max_interactions: int, on: str | None = None) -> int:
         if len(choices) == seen:
             break  # nobody could be matched
         for i in range(seen, len(choices), 2):
-            ok = valid[i] and valid[i + 1] and choices[i] == choices[i + 1]
-            streak = streak + 1 if ok and (on is None or choices[i] == on) else 0
+            if not (valid[i] and valid[i + 1]):
+                continue  # no evidence either way
+            ok = choices[i] == choices[i + 1] and (on is None or choices[i] == on)
+            streak = streak + 1 if ok else 0
         seen = len(choices)
     return (seen - start) // 2
 
@@ -486,7 +539,15 @@ class ConventionsStudy(Study):
             ``dominant_share`` (share of members on the dominant name at the end, mean),
             ``winner`` (the name most runs ended on), ``winner_runs``,
             ``winner_prior`` (the isolated prior of that name), ``invalid`` (invalid
-            decisions), and the published ``reference`` with its ``source``.
+            decisions), ``measured`` (runs with at least one interaction of two valid
+            answers), and the published ``reference`` with its ``source``.
+
+        Notes
+        -----
+        Invalid answers are left out of every measure (see :func:`run_outcomes`): the
+        success rates and shares are over valid answers, and the means over runs skip
+        runs that were not measured, so a run of unreadable answers is NaN, not a
+        failure to coordinate.
         """
         keys = ["population", "topology", "members"]
         games = decisions[decisions.part == "game"]
@@ -509,12 +570,13 @@ class ConventionsStudy(Study):
                     **dict(zip(keys, cond, strict=True)),
                     "names": self.config.names,
                     "runs": len(runs),
+                    "measured": int(runs.measured.sum()),
                     "converged": int(runs.converged.sum()),
                     "rounds": float(done.rounds.median()) if len(done) else np.nan,
                     "rounds_q1": float(done.rounds.quantile(0.25)) if len(done) else np.nan,
                     "rounds_q3": float(done.rounds.quantile(0.75)) if len(done) else np.nan,
                     "settled": float(done.settled.median()) if len(done) else np.nan,
-                    "success": float(runs.success.mean()),
+                    "success": float(runs.success.mean()),  # skips unmeasured runs
                     "dominant_share": float(runs.dominant_share.mean()),
                     "winner": winner,
                     "winner_runs": int(winners.iloc[0]) if len(winners) else 0,
@@ -570,20 +632,20 @@ class ConventionsStudy(Study):
         -------
         pandas.DataFrame
             One row per population and name: ``won`` (share of converged runs that ended
-            on it; all runs when none converged), ``runs``, ``prior`` (mean isolated
-            prior over personas) and one ``prior: <persona>`` column per persona.
+            on it; all measured runs when none converged), ``runs``, ``prior`` (mean
+            isolated prior over personas) and one ``prior: <persona>`` column per persona.
         """
         per_run = run_outcomes(result.decisions[result.decisions.part == "game"])
         priors = self.priors(result.decisions)
         out = []
         for population, runs in per_run.groupby("population", sort=False):
-            done = runs[runs.converged] if runs.converged.any() else runs
+            done = runs[runs.converged] if runs.converged.any() else runs[runs.measured]
             for name in name_pool(self.config.names):
                 p = priors[(priors.population == population) & (priors.name == name)]
                 row = {
                     "population": population,
                     "name": name,
-                    "won": float((done.winner == name).mean()),
+                    "won": float((done.winner == name).mean()) if len(done) else np.nan,
                     "runs": len(done),
                     "prior": float(p.prior.mean()) if len(p) else np.nan,
                 }
@@ -613,7 +675,7 @@ class ConventionsStudy(Study):
                 "population": summary.population,
                 "network": summary.topology,
                 "N": summary.members,
-                "converged": summary.converged.astype(str) + "/" + summary.runs.astype(str),
+                "converged": summary.converged.astype(str) + "/" + summary.measured.astype(str),
                 "rounds (median)": summary.rounds.map(num),
                 "IQR": [
                     "" if pd.isna(a) else f"{a:.1f}-{b:.1f}"
@@ -627,11 +689,12 @@ class ConventionsStudy(Study):
                         summary.winner,
                         summary.winner_runs,
                         summary.converged,
-                        summary.runs,
+                        summary.measured,
                         strict=True,
                     )
                 ],
                 "prior of winner": summary.winner_prior.map(lambda x: num(x, 2)),
+                "invalid": summary.invalid,
                 "published": summary.reference,
             }
         )
@@ -780,8 +843,11 @@ def interactions(decisions: pd.DataFrame) -> pd.DataFrame:
     unit keys (``population``, ``topology``, ``members``, ``run``, plus the minority
     study's ``convention``, ``alternative``, ``committed``, ``committed_members`` when
     present), ``step``, ``phase``, ``a``, ``b`` (member ids),
-    ``choice_a``, ``choice_b``, ``role_a``, ``role_b``, ``success``, ``index`` (1-based
-    interaction count within the unit) and ``rounds`` (``index / members``).
+    ``choice_a``, ``choice_b``, ``role_a``, ``role_b``, ``valid`` (both answers were
+    valid), ``success`` (1.0 when they matched, 0.0 when not, NaN when either answer was
+    invalid, so that ``success.mean()`` is the success rate of the readable
+    interactions), ``index`` (1-based interaction count within the unit, invalid
+    interactions included: they took their time) and ``rounds`` (``index / members``).
 
     Raises
     ------
@@ -805,7 +871,8 @@ def interactions(decisions: pd.DataFrame) -> pd.DataFrame:
     frame["role_a"] = first.role.to_numpy(dtype=object)
     frame["role_b"] = second.role.to_numpy(dtype=object)
     ok = first.valid.to_numpy(dtype=bool) & second.valid.to_numpy(dtype=bool)
-    frame["success"] = ok & (choice_a == choice_b)
+    frame["valid"] = ok
+    frame["success"] = np.where(ok, (choice_a == choice_b).astype(float), np.nan)
     frame["index"] = frame.groupby(keys, sort=False).cumcount().to_numpy() + 1
     frame["rounds"] = frame["index"] / frame.members.to_numpy(dtype=float)
     return frame
@@ -815,18 +882,30 @@ def convergence(success: np.ndarray, n: int) -> tuple[float, float]:
     """``(t_conv, settled)`` in interactions, NaN when the run never converged.
 
     ``t_conv`` is the first interaction at which the last ``3 n`` interactions all
-    succeeded; ``settled = t_conv - 3 n``, the interactions before that streak.
+    succeeded; ``settled`` is the number of interactions before that streak began
+    (``t_conv - 3 n``). Interactions whose success is NaN (an invalid answer) neither
+    extend nor break a streak: they count as time, not as evidence.
     """
     need = STREAK_ROUNDS * n
-    streak = 0
-    for i, ok in enumerate(success, 1):
-        streak = streak + 1 if ok else 0
+    streak = began = 0
+    for i, ok in enumerate(np.asarray(success, dtype=float), 1):
+        if np.isnan(ok):
+            continue
+        if not ok:
+            streak = 0
+            continue
+        if not streak:
+            began = i
+        streak += 1
         if streak >= need:
-            return float(i), float(i - need)
+            return float(i), float(began - 1)
     return np.nan, np.nan
 
 
 def _dominance(choices: dict, n: int) -> tuple[str | None, float]:
+    """The most common name of ``choices`` and its share of ``n`` (NaN when ``n`` is 0)."""
+    if not n:
+        return None, np.nan
     if not choices:
         return None, 0.0
     counts: dict[str, int] = {}
@@ -836,18 +915,28 @@ def _dominance(choices: dict, n: int) -> tuple[str | None, float]:
     return name, counts[name] / n
 
 
+def _nanmean(x: np.ndarray) -> float:
+    """The mean of the non-NaN values, NaN when there are none (no warning)."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if len(x) else np.nan
+
+
 def timeline(decisions: pd.DataFrame) -> pd.DataFrame:
     """Per unit and step: success rate, dominant name and its share of the population.
 
-    A member is on the name it last gave (members yet to play are on none); ties between
-    names go to the later name in alphabetical order.
+    A member is on the name it last gave validly (members yet to play are on none);
+    ties between names go to the later name in alphabetical order. Invalid answers are
+    left out: ``success`` is over the step's interactions with two valid answers, and a
+    member who has played but never validly is of unknown name, left out of
+    ``dominant_share``'s denominator. With nothing valid, both are NaN.
 
     Returns
     -------
     pandas.DataFrame
         Unit keys, ``step``, ``interactions`` (so far), ``rounds`` (interactions / N),
-        ``success`` (share of the step's interactions that succeeded), ``dominant``,
-        ``dominant_share``.
+        ``success`` (share of the step's valid interactions that succeeded),
+        ``dominant``, ``dominant_share``.
     """
     keys = _unit_keys(decisions)
     pairs = interactions(decisions)
@@ -861,23 +950,25 @@ def timeline(decisions: pd.DataFrame) -> pd.DataFrame:
     key_values = pairs[keys].to_numpy(dtype=object)
     i = 0
     while i < len(pairs):
-        unit, latest, total = unit_ids[i], {}, 0
+        unit, latest, played, total = unit_ids[i], {}, set(), 0
         while i < len(pairs) and unit_ids[i] == unit:
             step, j = steps[i], i
             while j < len(pairs) and unit_ids[j] == unit and steps[j] == step:
                 for member, choice in ((a[j], ca[j]), (b[j], cb[j])):
+                    played.add(member)
                     if isinstance(choice, str):
                         latest[member] = choice
                 j += 1
             total += j - i
-            name, share = _dominance(latest, int(members[i]))
+            unknown = len(played) - len(latest)  # played, but never validly
+            name, share = _dominance(latest, int(members[i]) - unknown)
             rows.append(
                 (
                     *key_values[i],
                     int(step),
                     total,
                     total / members[i],
-                    float(success[i:j].mean()),
+                    _nanmean(success[i:j]),
                     name,
                     share,
                 )
@@ -890,36 +981,46 @@ def timeline(decisions: pd.DataFrame) -> pd.DataFrame:
 def run_outcomes(games: pd.DataFrame) -> pd.DataFrame:
     """Per run: convergence time, final success rate, final dominant name and share.
 
+    Invalid answers are left out as in :func:`timeline` and :func:`convergence`: a run
+    without a single interaction of two valid answers is not ``measured`` and has NaN
+    ``success`` and ``dominant_share`` and no ``winner`` (it cannot converge either).
+
     Returns
     -------
     pandas.DataFrame
-        Unit keys, ``interactions``, ``converged``, ``rounds`` (``t_conv / N``),
-        ``settled`` (rounds before the final streak), ``success`` (success rate over
-        the last population round), ``winner`` (the dominant name at the end),
+        Unit keys, ``interactions``, ``invalid`` (invalid answers), ``measured``,
+        ``converged``, ``rounds`` (``t_conv / N``), ``settled`` (rounds before the
+        final streak), ``success`` (success rate of the valid interactions of the last
+        population round), ``winner`` (the dominant name at the end),
         ``dominant_share``.
     """
     keys = _unit_keys(games)
     pairs = interactions(games)
+    invalid = (~games.valid.astype(bool)).groupby([games[k] for k in keys], sort=False).sum()
     out = []
     for key, unit in pairs.groupby(keys, sort=False):
         n = int(unit.members.iloc[0])
         success = unit.success.to_numpy()
         t_conv, settled = convergence(success, n)
         latest: dict = {}
+        played: set = set()
         for m1, c1, m2, c2 in zip(unit.a, unit.choice_a, unit.b, unit.choice_b, strict=True):
+            played.update((m1, m2))
             if isinstance(c1, str):
                 latest[m1] = c1
             if isinstance(c2, str):
                 latest[m2] = c2
-        winner, share = _dominance(latest, n)
+        winner, share = _dominance(latest, n - (len(played) - len(latest)))
         out.append(
             {
                 **dict(zip(keys, key, strict=True)),
                 "interactions": len(unit),
+                "invalid": int(invalid.loc[key]),
+                "measured": bool(unit.valid.any()),
                 "converged": bool(np.isfinite(t_conv)),
                 "rounds": t_conv / n,
                 "settled": settled / n,
-                "success": float(success[-n:].mean()),
+                "success": _nanmean(success[-n:]),
                 "winner": winner,
                 "dominant_share": share,
             }

@@ -28,6 +28,11 @@ Measures, per population, established name and ``p``:
   one half, interpolated linearly between the swept fractions (the fraction is the
   actual ``round(p N) / N``).
 
+Invalid answers (``valid`` False) are left out of every measure and counted
+(``invalid``): an uncommitted member whose answers since the arrival were all invalid is
+of unknown name, not still on the convention, and a run with no member of known name is
+not ``measured`` (``p_takeover`` is over the measured runs).
+
 Our measured critical mass depends on N and the horizon, unlike the large-N, long-time
 limit of [2]_: a small population's critical mass is coarse-grained in steps of 1/N, and
 a short horizon misses slow takeovers just above the threshold.
@@ -55,11 +60,15 @@ import pandas as pd
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
 from workbench.society import Committed, Society, Task
+from workbench.society.checks import MAX_MEMBERS, MAX_ROWS, ROWS_WHY, check_rows, number, whole
 from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
 from workbench.studies.conventions import (
+    _MEMBERS_WHY,
     NETWORKS,
+    _nanmean,
     _persons,
     _situation,
+    check_game_network,
     check_game_population,
     coordination_game,
     interactions,
@@ -169,6 +178,7 @@ class MinorityConfig:
         normalise_lists(self, model=str, committed=float, convention=str, persona=str)
         if not self.model or not self.committed or not self.convention or not self.persona:
             raise ConfigError("give at least one model, committed fraction, convention, persona")
+        whole(self, "members", None, MAX_MEMBERS, _MEMBERS_WHY)
         pool = check_game_population(self)
         for name in self.convention:
             if name not in pool:
@@ -177,19 +187,34 @@ class MinorityConfig:
             raise ConfigError(f"committed fractions must be in [0, 1), got {self.committed}")
         if self.members < 2:
             raise ConfigError(f"populations need at least 2 members, got {self.members}")
+        whole(self, "establish", None, MAX_ROWS, ROWS_WHY)
         if self.establish < self.memory:
             raise ConfigError(
                 f"establish ({self.establish}) must be at least memory ({self.memory}) "
                 "rounds, so every memory holds only the convention"
             )
-        if self.runs < 1 or self.horizon <= 0:
-            raise ConfigError("runs must be at least 1 and the horizon positive")
-        if not 0.0 < self.takeover <= 1.0:
-            raise ConfigError(f"takeover must be in (0, 1], got {self.takeover}")
+        whole(self, "runs", 1, MAX_ROWS, ROWS_WHY)
+        number(self, "horizon", 0.0, open_low=True)
+        number(self, "takeover", 0.0, 1.0, open_low=True)
         if self.topology not in NETWORKS:
             from workbench.society import Topology
 
             Topology(self.topology)
+        # a run: establish steps of N rows, then at most ceil(horizon x N) interactions of
+        # two rows, plus one step's overshoot (N rows)
+        n, units = self.members, len(self.model) * len(self.convention) * len(self.committed)
+        per_run = n * self.establish + 2 * (self.horizon * n + 1) + n
+        check_rows(
+            units * self.runs * per_run,
+            "(--establish + 2 x --horizon) x --members x --runs x conditions",
+            "--horizon, --establish, --runs or --members",
+            most=(
+                "horizon",
+                2 * n * units * self.runs,
+                units * self.runs * (per_run - 2 * self.horizon * n),
+            ),
+        )
+        check_game_network(self.topology, n, self.degree)
 
     def alternative(self, convention: str) -> str:
         """The name the committed members give against ``convention``."""
@@ -342,14 +367,22 @@ class MinorityStudy(Study):
             ``runs``, ``takeovers``, ``p_takeover``, ``alt_share`` (mean final share of
             uncommitted members on the alternative), ``rounds`` (median population
             rounds after the minority arrived until the uncommitted majority first gave
-            the alternative, over runs where it did), ``invalid``, ``critical_mass``
-            (of the population and convention, NaN when not reached), and the published
+            the alternative, over runs where it did), ``invalid`` (invalid decisions),
+            ``measured`` (runs whose final share could be read), ``critical_mass`` (of
+            the population and convention, NaN when not reached), and the published
             ``centola_2018``, ``xie_2011``, ``ashery_2025_low``, ``ashery_2025_high``.
+
+        Notes
+        -----
+        Invalid answers are left out (see :func:`minority_timeline`): ``p_takeover``,
+        ``alt_share`` and ``rounds`` are over the measured runs only (NaN when there are
+        none), so a run of unreadable answers is not a run the convention survived.
         """
         keys = ["population", "convention", "committed"]
         per_run = self.run_outcomes(decisions)
         out = []
         for cond, runs in per_run.groupby(keys, sort=False):
+            measured = runs[runs.measured]
             rows = decisions[
                 (decisions.population == cond[0])
                 & (decisions.convention == cond[1])
@@ -362,10 +395,11 @@ class MinorityStudy(Study):
                     "committed_members": int(runs.committed_members.iloc[0]),
                     "fraction": runs.committed_members.iloc[0] / self.config.members,
                     "runs": len(runs),
+                    "measured": int(runs.measured.sum()),
                     "takeovers": int(runs.takeover.sum()),
-                    "p_takeover": float(runs.takeover.mean()),
-                    "alt_share": float(runs.alt_share.mean()),
-                    "rounds": float(runs.rounds.median()),
+                    "p_takeover": float(measured.takeover.mean()) if len(measured) else np.nan,
+                    "alt_share": float(measured.alt_share.mean()) if len(measured) else np.nan,
+                    "rounds": float(measured.rounds.median()) if len(measured) else np.nan,
                     "invalid": int((~rows.valid.astype(bool)).sum()),
                 }
             )
@@ -388,9 +422,11 @@ class MinorityStudy(Study):
         Returns
         -------
         pandas.DataFrame
-            Condition keys, ``run``, ``alt_share``, ``takeover``, ``rounds`` (population
-            rounds after the minority arrived until the uncommitted majority first gave
-            the alternative; NaN if never).
+            Condition keys, ``run``, ``measured`` (the final share could be read: some
+            uncommitted member's name is known, see :func:`minority_timeline`),
+            ``alt_share`` (NaN when not measured), ``takeover`` (False when not
+            measured), ``rounds`` (population rounds after the minority arrived until
+            the uncommitted majority first gave the alternative; NaN if never).
         """
         lines = minority_timeline(decisions)
         keys = [
@@ -408,6 +444,7 @@ class MinorityStudy(Study):
             out.append(
                 {
                     **dict(zip(keys, key, strict=True)),
+                    "measured": bool(np.isfinite(share)),
                     "alt_share": share,
                     "takeover": bool(share >= self.config.takeover),
                     "rounds": float(reached.rounds.iloc[0]) if len(reached) else np.nan,
@@ -457,12 +494,13 @@ class MinorityStudy(Study):
                     f"{m} ({pct(f)}%)"
                     for m, f in zip(summary.committed_members, summary.fraction, strict=True)
                 ],
-                "takeover": summary.takeovers.astype(str) + "/" + summary.runs.astype(str),
+                "takeover": summary.takeovers.astype(str) + "/" + summary.measured.astype(str),
                 "alt share %": summary.alt_share.map(pct),
                 "rounds to majority": summary.rounds.map(
                     lambda x: "" if pd.isna(x) else f"{x:.1f}"
                 ),
                 "critical mass": critical,
+                "invalid": summary.invalid,
                 "published": "Centola 25%, Xie 10%, Ashery 2-67%",
             }
         )
@@ -536,9 +574,13 @@ def critical_mass(fractions: np.ndarray, p_takeover: np.ndarray) -> float:
 
     Linear interpolation between the two swept fractions around the first crossing;
     the smallest fraction when it already reaches 1/2 there; NaN when none does.
+    Fractions whose takeover probability is NaN (no measured run) are skipped.
     """
-    order = np.argsort(fractions)
-    x, y = np.asarray(fractions, float)[order], np.asarray(p_takeover, float)[order]
+    x, y = np.asarray(fractions, float), np.asarray(p_takeover, float)
+    known = ~np.isnan(y)
+    x, y = x[known], y[known]
+    order = np.argsort(x)
+    x, y = x[order], y[order]
     above = np.flatnonzero(y >= 0.5)
     if not len(above):
         return np.nan
@@ -551,16 +593,19 @@ def critical_mass(fractions: np.ndarray, p_takeover: np.ndarray) -> float:
 def minority_timeline(decisions: pd.DataFrame) -> pd.DataFrame:
     """Per run and step after the minority arrived: uncommitted members on the alternative.
 
-    A member is on the name it last gave (scripted rounds included, so everyone starts on
-    the convention).
+    A member is on the name it last gave validly (scripted rounds included, so everyone
+    starts on the convention). Invalid answers are left out: ``success`` is over the
+    step's interactions with two valid answers, and an uncommitted member that has played
+    since the arrival but never validly is of unknown name (not still on the convention),
+    left out of ``alt_share``'s denominator. With nothing valid, both are NaN.
 
     Returns
     -------
     pandas.DataFrame
         Condition keys, ``run``, ``step``, ``interactions`` (since the arrival),
-        ``rounds`` (interactions / N), ``success`` (share of the step's interactions that
-        succeeded), ``alt_share`` (share of uncommitted members whose latest answer is the
-        alternative).
+        ``rounds`` (interactions / N), ``success`` (share of the step's valid interactions
+        that succeeded), ``alt_share`` (share of the uncommitted members of known name
+        whose latest valid answer is the alternative).
     """
     keys = ["population", "convention", "alternative", "committed", "committed_members", "run"]
     pairs = interactions(decisions)
@@ -582,17 +627,26 @@ def minority_timeline(decisions: pd.DataFrame) -> pd.DataFrame:
         committed = set(a[i:end][committed_a[i:end]]) | set(b[i:end][committed_b[i:end]])
         alternative, n = key_values[i][2], int(members[i])
         latest: dict = {}
+        played, answered = set(), set()  # since the arrival: at all, and validly
         total = 0
         while i < end:
             j = i
+            after = phase[i] == "minority"
             while j < end and steps[j] == steps[i]:
                 for m, c in ((a[j], ca[j]), (b[j], cb[j])):
+                    if after:
+                        played.add(m)
                     if isinstance(c, str):
                         latest[m] = c
+                        if after:
+                            answered.add(m)
                 j += 1
-            if phase[i] == "minority":
+            if after:
                 total += j - i
-                uncommitted = [c for m, c in latest.items() if m not in committed]
+                unknown = played - answered
+                uncommitted = [
+                    c for m, c in latest.items() if m not in committed and m not in unknown
+                ]
                 on = sum(c == alternative for c in uncommitted)
                 rows.append(
                     (
@@ -600,8 +654,8 @@ def minority_timeline(decisions: pd.DataFrame) -> pd.DataFrame:
                         int(steps[i]),
                         total,
                         total / n,
-                        float(success[i:j].mean()),
-                        on / max(len(uncommitted), 1),
+                        _nanmean(success[i:j]),
+                        on / len(uncommitted) if uncommitted else np.nan,
                     )
                 )
             i = j

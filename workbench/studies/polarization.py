@@ -40,6 +40,10 @@ its level), at the start and at the end, and per round in :meth:`PolarizationStu
 - the **drift towards accuracy** on factual topics: how far the mean moved towards the
   accurate end (+ for a true claim, - for a false one).
 
+Invalid answers (``valid`` False) are left out of every measure and counted (``invalid``):
+after one, the member's opinion is unknown until its next valid answer (not its earlier
+opinion carried on), so a population that could not be read shows NaN, not "no change".
+
 References
 ----------
 .. [1] Y.-S. Chuang, A. Goyal, N. Harlalka, S. Suresh, R. Hawkins, S. Yang, D. Shah,
@@ -72,6 +76,15 @@ from scipy import stats
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
 from workbench.society import EXCHANGES, SCHEDULES, TOPOLOGIES, Situation, Topology, make_person
+from workbench.society.checks import (
+    MAX_MEMBERS,
+    MAX_TEMPERATURE,
+    MAX_WINDOW,
+    check_network,
+    check_rows,
+    number,
+    whole,
+)
 from workbench.society.opinion import (
     LABELS,
     NO_TOPIC,
@@ -212,10 +225,25 @@ class PolarizationConfig:
         normalise_lists(self, populations=str, topic=str, persona=str, norm=str, topology=str)
         if not all((self.populations, self.topic, self.persona, self.norm, self.topology)):
             raise ConfigError("give at least one population, topic, persona, norm and topology")
-        if self.members < 4:
-            raise ConfigError(f"members must be at least 4, got {self.members}")
-        if self.rounds < 1 or self.runs < 1:
-            raise ConfigError(f"rounds and runs must be at least 1, got {self.rounds}, {self.runs}")
+        whole(self, "members", 4, MAX_MEMBERS, " members a society can hold in memory")
+        whole(self, "rounds", 1)  # rounds and runs are bounded by the rows they make, below
+        whole(self, "runs", 1)
+        whole(self, "degree", 1, MAX_MEMBERS, " neighbours a member can have")
+        whole(self, "memory", 0, MAX_WINDOW, " rounds a member can recall")
+        number(self, "homophily", 0.0, 1.0)
+        number(self, "rewire", 0.0, 1.0)
+        number(self, "temperature", 0.0, MAX_TEMPERATURE)
+        # every member answers at most once a round, after its recorded starting opinion
+        units = self.runs * len(self.conditions())
+        check_rows(
+            units * self.members * (self.rounds + 1),
+            "--members x (--rounds + 1) x --runs x conditions",
+            "--rounds, --members or --runs",
+            most=("rounds", units * self.members, units * self.members),
+        )
+        for kind in self.topology:
+            topology = self.network(kind)
+            check_network(kind, self.members, k=topology.k, p=topology.p, m=topology.m)
         if self.initial not in INITIALS:
             raise ConfigError(
                 f"unknown initial opinions {self.initial!r}; choose one of {', '.join(INITIALS)}"
@@ -227,12 +255,6 @@ class PolarizationConfig:
         if self.exchange not in EXCHANGES:
             raise ConfigError(
                 f"unknown exchange rule {self.exchange!r}; choose one of {', '.join(EXCHANGES)}"
-            )
-        if self.memory < 0:
-            raise ConfigError(f"memory must be 0 or more rounds, got {self.memory}")
-        if not (math.isfinite(self.temperature) and self.temperature >= 0):
-            raise ConfigError(
-                f"temperature must be a finite non-negative number, got {self.temperature}"
             )
         for population in self.populations:
             make_person(population, temperature=self.temperature)
@@ -367,7 +389,8 @@ def opinion_measures(x: Any, community: Any = None) -> dict[str, float]:
     Parameters
     ----------
     x : array-like of float
-        Opinions (NaN for members without one, ignored).
+        Opinions (NaN for members without one, ignored; with none at all, every measure
+        is NaN).
     community : array-like of str or None
         Each member's community (``"A"`` or ``"B"``), for the distance.
     """
@@ -383,7 +406,7 @@ def opinion_measures(x: Any, community: Any = None) -> dict[str, float]:
         "distance": float("nan")
         if community is None
         else community_distance(xs, np.asarray(community)[ok]),
-        "clusters": opinion_clusters(xs),
+        "clusters": opinion_clusters(xs) if n else float("nan"),  # none known: unknown
     }
 
 
@@ -395,12 +418,21 @@ def _positions(decisions: pd.DataFrame) -> pd.Series:
 
 
 def _panels(decisions: pd.DataFrame):
-    """(unit key, members x steps positions forward-filled, communities) for every unit."""
+    """(unit key, members x steps positions, communities) for every unit.
+
+    A member's position carries over the steps it did not answer (it was not matched);
+    after an invalid answer it is unknown (NaN) until the member's next valid answer, so
+    invalid answers are left out of every measure rather than standing for an opinion.
+    """
     keys = [*_KEYS, "replicate"]
-    frame = decisions.assign(position=_positions(decisions))
+    position = _positions(decisions)
+    valid = decisions["valid"].eq(True)
+    # an invalid answer is marked (inf) so that it is carried over as "unknown"
+    frame = decisions.assign(position=position.where(valid, np.inf))
     for key, unit in frame.groupby(keys, sort=False):
         wide = unit.pivot(index="member", columns="step", values="position")
         wide = wide.reindex(columns=range(int(unit.step.max()) + 1)).ffill(axis=1)
+        wide = wide.replace(np.inf, np.nan)
         community = unit.groupby("member").role.first().reindex(wide.index)
         yield dict(zip(keys, key, strict=True)), unit, wide, community
 
@@ -497,7 +529,9 @@ class PolarizationStudy(Study):
             Columns ``population``, ``topic``, ``persona``, ``norm``, ``topology``,
             ``replicate``, ``step``, ``mean``, ``variance``, ``diversity``,
             ``bimodality``, ``distance``, ``clusters``; a member's opinion carries over
-            the steps it did not answer (not matched, or an invalid answer).
+            the steps it did not answer (not matched), and is unknown (left out) from an
+            invalid answer until its next valid one; a step with no known opinion has
+            NaN measures.
         """
         frames = []
         for key, _, wide, community in _panels(decisions):
@@ -517,7 +551,9 @@ class PolarizationStudy(Study):
                         "distance": np.abs(
                             np.nanmean(x[in_a], axis=0) - np.nanmean(x[~in_a], axis=0)
                         ),
-                        "clusters": [opinion_clusters(c) for c in x.T],
+                        "clusters": [
+                            opinion_clusters(c) if (~np.isnan(c)).any() else np.nan for c in x.T
+                        ],
                     }
                 )
             frames.append(frame.assign(**key)[[*key, *frame.columns]])
@@ -543,6 +579,13 @@ class PolarizationStudy(Study):
             ``drift`` (towards accuracy, factual topics), ``degroot_limit``, ``invalid``
             (LLM answers that could not be read), and ``published_mean``,
             ``published_diversity``, ``published_clusters``, ``published_source``.
+
+        Notes
+        -----
+        Invalid answers are left out of every measure (see :meth:`series`): the end
+        measures are over the members whose last answer was valid, the means over
+        replicates skip a replicate with none, and a condition with no valid answer at
+        the end has NaN end measures and drift (not its starting ones).
         """
         per_unit = []
         for key, unit, wide, community in _panels(decisions):

@@ -34,6 +34,15 @@ import pandas as pd
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
 from workbench.society import Round, Situation, Society, Task, Topology, make_person
+from workbench.society.checks import (
+    MAX_MEMBERS,
+    MAX_TEMPERATURE,
+    MAX_WINDOW,
+    check_network,
+    check_rows,
+    number,
+    whole,
+)
 from workbench.studies import Study, StudyResult, Unit, unit_seed
 
 if TYPE_CHECKING:
@@ -166,11 +175,25 @@ class SandboxConfig:
         if isinstance(self.mix, str):
             object.__setattr__(self, "mix", tuple(e for e in self.mix.split(",") if e.strip()))
         object.__setattr__(self, "mix", tuple(self.mix))
-        if self.members < 1:
-            raise ConfigError(f"members must be at least 1, got {self.members}")
+        whole(self, "members", 1, MAX_MEMBERS, " members a society can hold in memory")
         for name in ("rounds", "replicates"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+            whole(self, name, 1)  # bounded by the rows they make, below
+        whole(self, "k", None, MAX_MEMBERS, " neighbours a member can have")
+        whole(self, "m", None, MAX_MEMBERS, " ties a new member can bring")
+        if self.rows is not None:
+            whole(self, "rows", 1, MAX_MEMBERS, " rows a grid of members can have")
+        whole(self, "memory", 0, MAX_WINDOW, " rounds a member can recall")
+        number(self, "p", 0.0, 1.0)
+        number(self, "homophily", 0.0, 1.0)
+        number(self, "temperature", 0.0, MAX_TEMPERATURE)
+        # every member answers at most once a round
+        check_rows(
+            self.replicates * self.members * self.rounds,
+            "--members x --rounds x --replicates",
+            "--rounds, --members or --replicates",
+            most=("rounds", self.replicates * self.members, 0),
+        )
+        check_network(self.topology, self.members, k=self.k, p=self.p, m=self.m)
         for who, _ in parse_mix(self.mix):
             self.person(who)
         Situation(
@@ -223,7 +246,7 @@ class SandboxStudy(Study):
     >>> cfg = SandboxConfig(mix=("rule:majority=3", "rule:committed:B=1"), members=8)
     >>> result = SandboxStudy(cfg, seed=1).run()
     >>> result.summary.columns.tolist()
-    ['step', 'option', 'share', 'sd', 'societies']
+    ['step', 'option', 'share', 'sd', 'societies', 'invalid']
     """
 
     name = "sandbox"
@@ -271,14 +294,19 @@ class SandboxStudy(Study):
         Returns
         -------
         pandas.DataFrame
-            Columns ``step``, ``option``, ``share``, ``sd``, ``societies``.
+            Columns ``step``, ``option``, ``share`` (of the valid answers, see
+            :func:`option_shares`), ``sd``, ``societies`` (those with a valid answer that
+            step) and ``invalid`` (the step's invalid answers, all societies).
         """
         shares = option_shares(decisions, self.config.round().options)
-        return (
+        summary = (
             shares.groupby(["step", "option"], sort=True)
             .share.agg(share="mean", sd="std", societies="size")
             .reset_index()
         )
+        invalid = (~decisions.valid.astype(bool)).groupby(decisions.step).sum()
+        summary["invalid"] = summary.step.map(invalid).fillna(0).astype(int)
+        return summary
 
     def plot(self, result: StudyResult) -> Figure:
         """Share of members on each option over rounds (bands: range over societies)."""

@@ -43,6 +43,7 @@ import hashlib
 import itertools
 import json
 import pickle
+import threading
 import time
 import types
 import typing
@@ -251,6 +252,7 @@ class _Job:
     run_id: str
     conditions: Mapping[str, Any]
     gateway: Any  # GatewayConfig or None
+    limits: Mapping[str, Any] = field(default_factory=dict)  # Study.run's deadline, max_invalid
 
 
 @dataclass(eq=False)
@@ -263,8 +265,12 @@ class SweepResult:
         Study name.
     runs : pandas.DataFrame
         One row per run in grid order: ``run_id``, the grid keys, ``seed``, ``status``
-        (``"ran"``: done now; ``"stored"``: found in the store, done earlier or by another
-        process; ``"pending"``: not done, because the sweep stopped) and ``seconds``.
+        (``"ran"``: done now; ``"stored"``: found complete in the store, done earlier or
+        by another process; ``"failed"``: done now, but too many of its model decisions
+        were invalid; ``"incomplete"``: stopped by a model error or its deadline, what
+        finished is stored; ``"pending"``: not done, because the sweep stopped), ``error``
+        (why a run is not complete) and ``seconds``. Failed and incomplete runs are
+        stored with that status and done again when the sweep is run again.
     store : ResultStore or None
         Where the runs are.
     records : dict
@@ -282,8 +288,8 @@ class SweepResult:
 
     @property
     def complete(self) -> bool:
-        """Whether every run of the sweep is done."""
-        return bool((self.runs.status != "pending").all())
+        """Whether every run of the sweep is done and complete."""
+        return bool(self.runs.status.isin(_DONE).all())
 
     def _record(self, run_id: str):
         if run_id in self.records:
@@ -298,8 +304,8 @@ class SweepResult:
         Grid columns are added where the study's own table does not already have them.
         """
         frames = []
-        keys = [c for c in self.runs.columns if c not in ("run_id", "status", "seconds")]
-        for row in self.runs[self.runs.status != "pending"].itertuples(index=False):
+        keys = [c for c in self.runs.columns if c not in ("run_id", "status", "error", "seconds")]
+        for row in self.runs[self.runs.status.isin(_DONE)].itertuples(index=False):
             frame = getattr(self._record(row.run_id), name)
             if frame is None:
                 continue
@@ -341,6 +347,10 @@ class Sweep:
     gateway : GatewayConfig, optional
         How LLM runs reach models; each run gets its own gateway built from it (so its
         accounting is its own). The study's default gateway when None.
+    deadline : float or None
+        Seconds each run may take (see :meth:`~workbench.studies.Study.run`).
+    max_invalid : float
+        Share of a run's model decisions that may be invalid before it is ``"failed"``.
 
     Examples
     --------
@@ -355,8 +365,10 @@ class Sweep:
         *,
         config: Any = None,
         gateway: Any = None,
+        deadline: float | None = None,
+        max_invalid: float | None = None,
     ) -> None:
-        from workbench.studies import Study, get_study
+        from workbench.studies import MAX_INVALID, Study, get_study
 
         if isinstance(study, str):
             study_cls = get_study(study)
@@ -371,6 +383,10 @@ class Sweep:
         self.grid = _normalise_grid(grid, study_cls.Config)
         self.seeds = _normalise_seeds(seeds)
         self.gateway = gateway
+        self.limits = {
+            "deadline": deadline,
+            "max_invalid": MAX_INVALID if max_invalid is None else max_invalid,
+        }
 
     def __repr__(self) -> str:
         return f"Sweep({self.study_cls.name!r}, {self.grid!r}, seeds={self.seeds!r})"
@@ -438,9 +454,17 @@ class Sweep:
         Raises
         ------
         SweepError
-            When a run raised a :class:`~workbench.errors.WorkbenchError`; runs that
-            finished are stored. Other exceptions (bugs in study code) propagate as they are,
-            after the finished runs are stored.
+            When a run could not complete (a model error, its deadline) or raised a
+            :class:`~workbench.errors.WorkbenchError`: the sweep stops, the finished runs
+            and the incomplete one are stored. Other exceptions (bugs in study code)
+            propagate as they are, after the finished runs are stored.
+
+        Notes
+        -----
+        With a store, each run is claimed (a lease row) before it is computed, so two
+        sweeps on one store never compute the same run: a run claimed by another live
+        sweep is waited for and counted ``"stored"`` once that sweep stores it, or done
+        here if that sweep dies or gives it up.
         """
         from tqdm.auto import tqdm
 
@@ -455,10 +479,11 @@ class Sweep:
             store = ResultStore(store)
         planned = self.runs()
         status = dict.fromkeys((r.run_id for r in planned), "pending")
+        errors: dict[str, str] = {}
         seconds: dict[str, float] = {}
-        done = _stored_ids(store, status) if store is not None else set()
-        for run_id in done:
-            status[run_id] = "stored"
+        if store is not None:
+            for run_id in store.complete_ids(list(status)):
+                status[run_id] = "stored"
         todo = [r for r in planned if status[r.run_id] == "pending"]
         todo = list({r.run_id: r for r in todo}.values())  # grid values may repeat
         records: dict[str, Any] = {}
@@ -472,26 +497,31 @@ class Sweep:
         )
 
         def finish(run: SweepRun, record: Any, took: float) -> None:
+            outcome = _status_of(record)
             if store is None:
                 records[run.run_id] = record
-                status[run.run_id] = "ran"
+                status[run.run_id] = "ran" if outcome == "complete" else outcome
+            elif _save(store, record):
+                status[run.run_id] = "ran" if outcome == "complete" else outcome
             else:
-                status[run.run_id] = "ran" if _save(store, record) else "stored"
+                status[run.run_id] = "stored"
+            if outcome != "complete":
+                errors[run.run_id] = record.metadata.get("error") or outcome
             seconds[run.run_id] = round(took, 3)
             bar.update()
+            if outcome == "incomplete":  # a model error or the deadline: stop the sweep
+                raise _failed(run, WorkbenchError(errors[run.run_id]), status)
 
+        leases = _Leases(store)
         try:
-            if executor is None:
-                for run in todo:
-                    t0 = time.perf_counter()
-                    try:
-                        record = run_job(self._job(run), gateway)
-                    except WorkbenchError as exc:
-                        raise _failed(run, exc, status) from None
-                    finish(run, record, time.perf_counter() - t0)
-            else:
-                self._run_on(executor, todo, finish, status)
+            waiting = leases.claim(todo, status)
+            self._execute(leases.mine(todo), executor, gateway, finish, status)
+            while waiting:  # runs another sweep holds: wait for them, or take them over
+                time.sleep(_POLL_S)
+                waiting = leases.claim(waiting, status)
+                self._execute(leases.mine(todo), executor, gateway, finish, status)
         finally:
+            leases.release()
             bar.close()
         rows = [
             {
@@ -499,6 +529,7 @@ class Sweep:
                 **{k: _cell(v) for k, v in r.conditions.items()},
                 "seed": r.seed,
                 "status": status[r.run_id],
+                "error": errors.get(r.run_id),
                 "seconds": seconds.get(r.run_id, float("nan")),
             }
             for r in planned
@@ -509,8 +540,30 @@ class Sweep:
 
     def _job(self, run: SweepRun) -> _Job:
         return _Job(
-            self.study_cls, run.config, run.seed, run.run_id, dict(run.conditions), self.gateway
+            self.study_cls,
+            run.config,
+            run.seed,
+            run.run_id,
+            dict(run.conditions),
+            self.gateway,
+            dict(self.limits),
         )
+
+    def _execute(self, runs, executor, gateway, finish, status) -> None:
+        """Do ``runs`` (claimed, not yet done) on ``executor``, finishing each."""
+        runs = [r for r in runs if status[r.run_id] == "pending"]
+        if not runs:
+            return
+        if executor is None:
+            for run in runs:
+                t0 = time.perf_counter()
+                try:
+                    record = run_job(self._job(run), gateway)
+                except WorkbenchError as exc:
+                    raise _failed(run, exc, status) from None
+                finish(run, record, time.perf_counter() - t0)
+        else:
+            self._run_on(executor, runs, finish, status)
 
     def _run_on(self, executor: Executor, todo, finish, status) -> None:
         submitted: dict[Future, tuple[SweepRun, float]] = {}
@@ -531,7 +584,11 @@ class Sweep:
                     except BaseException:
                         _drain(pending, submitted, finish)
                         raise
-                    finish(run, _loads(payload), time.perf_counter() - t0)
+                    try:
+                        finish(run, _loads(payload), time.perf_counter() - t0)
+                    except SweepError:
+                        _drain(pending, submitted, finish)
+                        raise
         except KeyboardInterrupt:
             for future in submitted:
                 future.cancel()
@@ -547,14 +604,82 @@ def _drain(pending: set[Future], submitted: dict, finish) -> None:
             continue
         try:
             payload = future.result()
+            run, t0 = submitted[future]
+            finish(run, _loads(payload), time.perf_counter() - t0)
         except BaseException:  # noqa: BLE001 - the first failure is the one reported
             continue
-        run, t0 = submitted[future]
-        finish(run, _loads(payload), time.perf_counter() - t0)
+
+
+#: Run statuses of a sweep that count as done and complete.
+_DONE = ("ran", "stored")
+#: Seconds between looks at runs that another sweep is computing.
+_POLL_S = 1.0
+#: Seconds between refreshes of this sweep's leases (see ResultStore.LEASE_TTL_S).
+_HEARTBEAT_S = 60.0
+
+
+def _status_of(record: Any) -> str:
+    """``"complete"``, ``"incomplete"`` or ``"failed"``, from a run record's metadata."""
+    return record.metadata.get("status") or (
+        "complete" if record.metadata.get("complete", True) else "incomplete"
+    )
+
+
+class _Leases:
+    """The runs this sweep has claimed in its store, kept fresh while it works.
+
+    Without a store there is nothing to share and every run is this sweep's own.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.held: set[str] = set()
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def claim(self, runs: Sequence[SweepRun], status: dict[str, str]) -> list[SweepRun]:
+        """Claim what of ``runs`` is still to do; return those another sweep holds."""
+        if self.store is None:
+            self.held.update(r.run_id for r in runs)
+            return []
+        waiting = []
+        for run in runs:
+            if run.run_id in self.held or status[run.run_id] != "pending":
+                continue
+            if self.store.claim(run.run_id):
+                self.held.add(run.run_id)
+            elif self.store.status(run.run_id) == "complete":
+                status[run.run_id] = "stored"
+            else:
+                waiting.append(run)
+        if self.held and self._beat is None:
+            self._beat = threading.Thread(target=self._heartbeat, daemon=True)
+            self._beat.start()
+        return waiting
+
+    def mine(self, runs: Sequence[SweepRun]) -> list[SweepRun]:
+        return [r for r in runs if r.run_id in self.held]
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(_HEARTBEAT_S):
+            try:
+                self.store.heartbeat(sorted(self.held))
+            except WorkbenchError:  # a busy store: the next beat tries again
+                pass
+
+    def release(self) -> None:
+        self._stop.set()
+        if self.store is None:
+            return
+        for run_id in self.held:
+            try:
+                self.store.release(run_id)
+            except WorkbenchError:  # the lease goes stale with this process anyway
+                pass
 
 
 def _failed(run: SweepRun, exc: Exception, status: Mapping[str, str]) -> SweepError:
-    finished = sum(s != "pending" for s in status.values())
+    finished = sum(s in _DONE for s in status.values())
     where = " ".join(f"{k}={_show(v)}" for k, v in run.conditions.items())
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return SweepError(
@@ -576,21 +701,17 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _stored_ids(store: Any, wanted: Iterable[str]) -> set[str]:
-    listed = store.runs()
-    if listed.empty:
-        return set()
-    return set(listed.run_id) & set(wanted)
-
-
 def _save(store: Any, record: Any) -> bool:
-    """Store ``record``; False when another process stored that run first."""
-    if store.has(record.run_id):
+    """Store ``record``; False when another process stored that run complete first.
+
+    A stored run that is not complete (failed, incomplete) is replaced.
+    """
+    if store.status(record.run_id) == "complete":
         return False
     try:
         store.save(record)
     except WorkbenchError:
-        if store.has(record.run_id):
+        if store.status(record.run_id) == "complete":
             return False
         raise
     return True
@@ -634,8 +755,12 @@ def run_job(job: _Job, gateway: Any = None) -> Any:
         from workbench.llm import Gateway
 
         gateway = own = Gateway(job.gateway)
+    from workbench.studies import StudyFailed
+
     try:
-        result = study.run(gateway)
+        result = study.run(gateway, **job.limits)
+    except StudyFailed as failed:  # stored with its status, done again on resume
+        result = failed.result
     finally:
         if own is not None:
             own.close()

@@ -68,6 +68,9 @@ class ScriptedGateway:
     def resume(self) -> None:
         """See :meth:`halt`."""
 
+    def reset(self) -> None:
+        """See :meth:`halt`."""
+
     def generate(self, requests) -> list[Generation]:
         self.generated += requests
         return [Generation(f"message {i}", r.hash) for i, r in enumerate(requests)]

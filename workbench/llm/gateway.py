@@ -212,6 +212,11 @@ class Gateway:
         # arguments (api_base, api_key) for its calls.
         self._remote: dict[str, dict[str, str]] = {}
         self._check_lock = threading.Lock()
+        # Every distinct call of the current run (since reset()) and its reply: a call
+        # asked again in the run gets the same reply, so the run is a function of its
+        # calls, and run_calls() is exactly the cassette that replays it.
+        self._run_log: dict[str, dict[str, Any]] = {}
+        self._log_sources: dict[str, str] = {}
 
     # -- public API -------------------------------------------------------------------
 
@@ -268,6 +273,24 @@ class Gateway:
             batches = list(self._batches)
         for batch in batches:
             batch.cancel()
+
+    def reset(self) -> None:
+        """Start a run afresh: accept calls again, empty the embedded model's cache and
+        the run's call log.
+
+        In the embedded model's reproducible mode (the default; see
+        :mod:`workbench.llm.local`) a run's numbers then depend only on its own calls.
+        """
+        self.resume()
+        local.fresh_start()
+        self._run_log, self._log_sources = {}, {}
+
+    def run_calls(self) -> list[dict[str, Any]]:
+        """The calls made since :meth:`reset` with their replies, as cassette entries.
+
+        Sorted by key; a cassette of exactly these entries replays the run.
+        """
+        return [self._run_log[k] for k in sorted(self._run_log)]
 
     def resume(self) -> None:
         """Accept calls again after :meth:`halt` or a fatal model error."""
@@ -331,6 +354,10 @@ class Gateway:
     async def _gather(self, one, requests):
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.config.concurrency)
+        if local.sequential() and any(r.model.startswith(f"{local.PROVIDER}/") for r in requests):
+            # The embedded model's numbers depend on the order it computes prompts in:
+            # one at a time, in request order, they are the same in every run.
+            return [await one(r) for r in requests]
         # A task group cancels the rest of the batch when one call fails fatally.
         try:
             async with asyncio.TaskGroup() as group:
@@ -429,11 +456,20 @@ class Gateway:
         if self._fatal is not None:
             raise ModelUnavailableError(self._fatal)
         key = request_key(call)
+        logged = self._run_log.get(key)
+        if logged is not None:  # asked before in this run: the same reply
+            source = "cassette" if self._log_sources.get(key) == "cassette" else "dedup"
+            fetched = _Fetched(_Reply(**logged["response"]), source)
+            self._account(key, call, fetched)
+            return fetched
         if self.cassette is not None:
             recorded = self.cassette.get(key)
             if recorded is not None:
-                self._account(key, call, _Fetched(_Reply(**recorded), "cassette"))
-                return _Fetched(_Reply(**recorded), "cassette")
+                fetched = _Fetched(_Reply(**recorded), "cassette")
+                self._account(key, call, fetched)
+                self._log(key, call, fetched.reply, valid)
+                self._log_sources[key] = "cassette"
+                return fetched
             if self.cassette.mode == "replay":
                 raise self.cassette.miss(key, call)
         if key in self._inflight:
@@ -457,10 +493,20 @@ class Gateway:
         finally:
             del self._inflight[key]
         self._account(key, call, fetched)
-        if fetched.reply is not None and self.cassette is not None:
-            usable = valid is None or valid(fetched.reply)
-            self.cassette.put(key, call, asdict(fetched.reply), valid=usable)
+        if fetched.reply is not None:
+            usable = self._log(key, call, fetched.reply, valid)
+            if self.cassette is not None:
+                self.cassette.put(key, call, asdict(fetched.reply), valid=usable)
         return fetched
+
+    def _log(self, key: str, call: dict[str, Any], reply: _Reply, valid) -> bool:
+        """Keep ``reply`` in the run's call log; whether it was usable."""
+        usable = valid is None or valid(reply)
+        entry = {"key": key, "call": call, "response": asdict(reply)}
+        if not usable:
+            entry["invalid"] = True
+        self._run_log[key] = entry
+        return usable
 
     async def _call_model(self, call: dict[str, Any]) -> _Fetched:
         loop = asyncio.get_running_loop()

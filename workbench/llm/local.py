@@ -6,18 +6,31 @@ shared by every caller in the process; it runs with as many threads as the machi
 cores and several parallel slots, so concurrent requests are batched by llama.cpp's
 continuous batching and a shared prompt prefix stays cached.
 
-Settings (environment): ``WORKBENCH_LOCAL_SLOTS`` (parallel slots, default 4),
-``WORKBENCH_LOCAL_CTX`` (context tokens per slot, default 2048) and
-``WORKBENCH_LOCAL_EXACT`` (``1``: one slot and no prompt cache).
+Modes (environment ``WORKBENCH_LOCAL_MODE``):
 
-Exactness. With the prompt cache or several slots, the tokens of a prompt are computed in
-batches whose make-up depends on what else was asked before and at the same time, and
-llama.cpp's kernels round differently for different batch shapes. Measured with
-Qwen2.5-Coder-1.5B on Asch prompts, the same prompt's option log-probabilities then differ
-by up to 0.07 between runs, enough to flip near-tied answers (14 of 432 in two runs of
-``workbench run asch``). ``WORKBENCH_LOCAL_EXACT=1`` computes every prompt alone and from
-scratch, so the same prompt always gives the same bits, at about 1.7 times the time.
-Replaying a cassette is exact in every mode.
+``reproducible`` (default)
+    One slot with the prompt cache, and the gateway sends local calls one at a time in a
+    fixed order (the order of the requests; a study runs its units one after another),
+    with the cache emptied at the start of every run (:func:`fresh_start`). llama.cpp's
+    kernels round differently for different batch shapes, so the same prompt's
+    log-probabilities depend on what was computed before it in the same slot; with the
+    order fixed and the cache starting empty, that history is the same in every run, and
+    the same seed gives the same decisions, bit for bit, on the same model file and
+    machine.
+``throughput``
+    ``WORKBENCH_LOCAL_SLOTS`` parallel slots (default 4) with continuous batching, and
+    units run side by side: faster on bigger machines, but **not reproducible**: the
+    batches depend on thread timing, and the option probabilities of one prompt moved by
+    up to 0.07 between runs (Qwen2.5-Coder-1.5B on Asch prompts; 14 of 432 answers
+    flipped in two runs of ``workbench run asch``).
+``exact``
+    One slot and no prompt cache: every prompt computed alone and from scratch, so the
+    same prompt gives the same bits whatever was asked before (about 1.7 times the
+    time of ``throughput``). ``WORKBENCH_LOCAL_EXACT=1`` is the same.
+
+``WORKBENCH_LOCAL_CTX`` sets the context tokens per slot (default 2048). Replaying a
+cassette is exact in every mode. The cost of each mode is measured in
+``benchmarks/b7_reproducible.py`` (results in ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -31,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ModelUnavailableError
+from workbench.errors import ConfigError, ModelUnavailableError
 
 PROVIDER = "local"
 
@@ -40,16 +53,56 @@ _servers_lock = threading.Lock()
 _executor: ThreadPoolExecutor | None = None
 
 
+MODES = ("reproducible", "throughput", "exact")
+MODE_ENV = "WORKBENCH_LOCAL_MODE"
+
+
+def mode() -> str:
+    """The embedded model's mode: ``reproducible`` (default), ``throughput`` or ``exact``.
+
+    Raises
+    ------
+    ConfigError
+        For a value of ``WORKBENCH_LOCAL_MODE`` that is not a mode.
+    """
+    legacy = os.environ.get("WORKBENCH_LOCAL_EXACT", "0").strip() not in ("", "0", "false")
+    value = os.environ.get(MODE_ENV, "").strip().lower() or ("exact" if legacy else MODES[0])
+    if value not in MODES:
+        raise ConfigError(f"{MODE_ENV}={value!r} is not a mode; use one of {', '.join(MODES)}")
+    return value
+
+
 def exact() -> bool:
     """Whether local servers compute every prompt alone, without the prompt cache."""
-    return os.environ.get("WORKBENCH_LOCAL_EXACT", "0").strip() not in ("", "0", "false")
+    return mode() == "exact"
+
+
+def sequential() -> bool:
+    """Whether local calls must go one at a time, in request order (not ``throughput``)."""
+    return mode() != "throughput"
 
 
 def slots() -> int:
     """Number of parallel slots each local server runs."""
-    if exact():
+    if mode() != "throughput":
         return 1
-    return max(1, int(os.environ.get("WORKBENCH_LOCAL_SLOTS", "4")))
+    try:
+        return max(1, int(os.environ.get("WORKBENCH_LOCAL_SLOTS", "4")))
+    except ValueError:
+        raise ConfigError("WORKBENCH_LOCAL_SLOTS must be a whole number of slots") from None
+
+
+_fresh: set[int] = set()  # ids of servers whose next call must start with an empty cache
+
+
+def fresh_start() -> None:
+    """Let the next call to every loaded server start from an empty prompt cache.
+
+    Called at the start of each run, so that a run's numbers depend only on its own
+    calls, not on what the process asked before.
+    """
+    with _servers_lock:
+        _fresh.update(id(s) for s in _servers.values())
 
 
 def resolve_path(model: str) -> Path:
@@ -87,6 +140,10 @@ def _load(path: Path) -> Any:
     params.cpuparams_batch.n_threads = threads
     params.cont_batching = True
     params.cache_prompt = not exact()
+    if sequential():
+        # The slot's own cache only: a prompt cache in host memory would restore older
+        # prompts into the slot, so its state would depend on more than the last call.
+        params.cache_ram_mib = 0
     params.verbosity = -1
     try:
         return xllamacpp.Server(params)
@@ -96,21 +153,23 @@ def _load(path: Path) -> Any:
         ) from exc
 
 
-def _request_body(messages: list, optional_params: dict) -> dict:
+def _request_body(messages: list, optional_params: dict, fresh: bool = False) -> dict:
     body: dict[str, Any] = {"messages": [dict(m) for m in messages]}
     for key in ("max_tokens", "temperature", "seed", "grammar", "logprobs", "top_logprobs", "stop"):
         if optional_params.get(key) is not None:
             body[key] = optional_params[key]
-    if exact():
+    if exact() or fresh:
         body["cache_prompt"] = False
     return body
 
 
 def _complete(model: str, messages: list, optional_params: dict) -> dict:
     start = time.perf_counter()
-    reply = server(f"{PROVIDER}/{model}").handle_chat_completions(
-        _request_body(messages, optional_params)
-    )
+    llama = server(f"{PROVIDER}/{model}")
+    with _servers_lock:
+        fresh = id(llama) in _fresh
+        _fresh.discard(id(llama))
+    reply = llama.handle_chat_completions(_request_body(messages, optional_params, fresh))
     if not isinstance(reply, dict) or "choices" not in reply:
         raise RuntimeError(f"llama.cpp returned no choices: {str(reply)[:200]}")
     reply.setdefault("_latency", time.perf_counter() - start)

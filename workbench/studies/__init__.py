@@ -335,9 +335,11 @@ class Study(ABC):
 
             gateway = Gateway()
         if gateway is not None:
-            gateway.resume()
+            gateway.reset()
         if workers is None:
             workers = gateway.config.concurrency if uses_llm else 1
+            if _local_sequential(self.models()):
+                workers = 1  # units one after another: the embedded model's fixed order
         if workers < 1:
             raise ConfigError(f"workers must be at least 1, got {workers}")
         start = time.perf_counter()
@@ -422,6 +424,12 @@ class Study(ABC):
         return StudyResult(
             self.name, run_id, seed, self.config, decisions, summary, metadata, status
         )
+
+
+def _local_sequential(models: list[str]) -> bool:
+    from workbench.llm import local
+
+    return any(m.startswith(f"{local.PROVIDER}/") for m in models) and local.sequential()
 
 
 class RunDeadline(WorkbenchError):

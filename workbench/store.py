@@ -176,6 +176,10 @@ class RunRecord:
         Tidy table, one row per decision; columns vary by study.
     summary : pandas.DataFrame or None
         Per-condition table, if the study makes one.
+    calls : list of dict or None
+        The model calls the run made with their replies, as cassette entries (``key``,
+        ``call``, ``response``): exactly what replays the run (see
+        :mod:`workbench.bundle`). None or empty for a run that called no model.
     """
 
     run_id: str
@@ -184,6 +188,7 @@ class RunRecord:
     metadata: dict
     decisions: pd.DataFrame
     summary: pd.DataFrame | None = None
+    calls: list | None = None
 
     @classmethod
     def new(
@@ -263,6 +268,8 @@ class ResultStore:
         frames = {"decisions": _encode_frame(record.decisions, "decisions")}
         if record.summary is not None:
             frames["summary"] = _encode_frame(record.summary, "summary")
+        if record.calls:
+            frames["calls"] = _encode_calls(record.calls)
         with self._write() as conn:
             stored = conn.execute(
                 "SELECT metadata FROM runs WHERE run_id = ?", (record.run_id,)
@@ -558,6 +565,12 @@ class ResultStore:
                 ) from None
             except _Unreadable as exc:
                 raise self._broken(full, f"{name} table", exc.reason) from None
+        calls = None
+        if "calls" in frames:
+            try:
+                calls = _decode_calls(frames["calls"])
+            except _Unreadable as exc:
+                raise self._broken(full, "call log", exc.reason) from None
         return RunRecord(
             run_id=full,
             study=study,
@@ -565,6 +578,7 @@ class ResultStore:
             metadata=meta,
             decisions=tables["decisions"],
             summary=tables.get("summary"),
+            calls=calls,
         )
 
     def runs(self, study: str | None = None) -> pd.DataFrame:
@@ -1109,6 +1123,37 @@ def _decode_payload(text: Any, rows: Any = None) -> pd.DataFrame:
     if rows is not None and len(frame) != rows:
         raise _Unreadable(f"{len(frame)} rows where the run records {rows}")
     return frame
+
+
+# -- the call log ------------------------------------------------------------------------
+
+
+def _encode_calls(calls: list) -> str:
+    """The run's calls as cassette JSON lines (secrets redacted), sorted by key."""
+    from workbench.llm.cassette import redact_value
+
+    lines = []
+    for entry in sorted(calls, key=lambda e: e["key"]):
+        clean = {k: (v if k == "key" else redact_value(v)) for k, v in entry.items()}
+        lines.append(json.dumps(clean, sort_keys=True, ensure_ascii=False, allow_nan=False))
+    return "\n".join(lines)
+
+
+def _decode_calls(payload: Any) -> list:
+    """Invert :func:`_encode_calls`, checking every entry as a cassette line."""
+    from workbench.llm.cassette import _BadLine, _parse_line
+
+    if not isinstance(payload, str):
+        raise _Unreadable("it is not text")
+    calls = []
+    for number, line in enumerate(payload.split("\n"), 1):
+        try:
+            entry = _parse_line(line.encode("utf-8", "surrogatepass"))
+        except _BadLine as exc:
+            raise _Unreadable(f"line {number} {' '.join(str(exc).split())}") from None
+        if entry is not None:
+            calls.append(entry)
+    return calls
 
 
 # -- exact JSON encoding of values -------------------------------------------------------

@@ -774,7 +774,9 @@ def run_job(job: _Job, gateway: Any = None) -> Any:
             "seed": job.seed,
         },
     }
-    return RunRecord(job.run_id, study.name, utc_now(), metadata, decisions, result.summary)
+    return RunRecord(
+        job.run_id, study.name, utc_now(), metadata, decisions, result.summary, result.calls
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -71,6 +71,10 @@ class ScriptedGateway:
     def reset(self) -> None:
         """See :meth:`halt`."""
 
+    def run_calls(self) -> list:
+        """No model is called, so no call replays a run."""
+        return []
+
     def generate(self, requests) -> list[Generation]:
         self.generated += requests
         return [Generation(f"message {i}", r.hash) for i, r in enumerate(requests)]

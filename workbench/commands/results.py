@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench.errors import WorkbenchError
 from workbench.store import UNREADABLE, ResultStore, run_status
 
 
@@ -68,6 +69,23 @@ def register(sub: Any) -> None:
     )
     p_export.add_argument("--store", metavar="PATH", help=store_help)
     p_export.set_defaults(handler=export_run)
+
+    p_pack = actions.add_parser(
+        "pack",
+        help="write runs into a replication bundle (config, seed, calls, rows, versions)",
+    )
+    p_pack.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids or prefixes")
+    p_pack.add_argument(
+        "--out", metavar="ARCHIVE", default=None, help="the bundle (default: RUN_ID.tar.gz)"
+    )
+    p_pack.add_argument("--store", metavar="PATH", help=store_help)
+    p_pack.set_defaults(handler=pack_runs)
+
+    p_replay = actions.add_parser(
+        "replay", help="rebuild a bundle's tables offline and compare them with its own"
+    )
+    p_replay.add_argument("archive", metavar="ARCHIVE", help="a bundle from 'results pack'")
+    p_replay.set_defaults(handler=replay_bundle)
 
     p_delete = actions.add_parser("delete", help="remove a run from the store")
     p_delete.add_argument("run_id", metavar="RUN_ID", help="the full run id")
@@ -151,4 +169,37 @@ def delete_run(args: argparse.Namespace) -> int:
     store = _store(args)
     store.delete(args.run_id)
     _say(f"deleted {args.run_id} from {store.path}")
+    return 0
+
+
+def pack_runs(args: argparse.Namespace) -> int:
+    """Write the named runs into one replication bundle."""
+    from workbench.bundle import pack
+
+    store = _store(args)
+    out = args.out or f"{store.resolve(args.run_ids[0])}.tar.gz"
+    path = pack(store, args.run_ids, out)
+    print(
+        f"packed {len(args.run_ids)} run(s) into {path}; check it with "
+        f"'workbench results replay {path}'"
+    )
+    return 0
+
+
+def replay_bundle(args: argparse.Namespace) -> int:
+    """Replay a bundle offline; exit status 2 when a table differs."""
+    from workbench.bundle import replay
+
+    comparisons = replay(args.archive)
+    for c in comparisons:
+        if c.identical:
+            print(f"{c.run_id}: identical ({c.rows} decisions and the summary, bit for bit)")
+        else:
+            print(f"{c.run_id}: DIFFERS at {c.difference}")
+    differ = [c for c in comparisons if not c.identical]
+    if differ:
+        raise WorkbenchError(
+            f"{len(differ)} of {len(comparisons)} runs did not replay to their stored tables "
+            f"(first: {differ[0].run_id}, {differ[0].difference})"
+        )
     return 0

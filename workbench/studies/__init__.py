@@ -129,6 +129,8 @@ class StudyResult:
     metadata : dict
         Provenance: seed, config, models, package versions, LLM accounting, timing,
         ``status`` and, for a run that did not complete, ``error``.
+    calls : list of dict
+        The run's model calls with their replies, as cassette entries: what replays it.
     status : {"complete", "incomplete", "failed"}
         ``"incomplete"``: the run was interrupted or stopped by a model error or its
         deadline, and only finished units are included; ``"failed"``: every unit ran,
@@ -143,6 +145,7 @@ class StudyResult:
     summary: pd.DataFrame
     metadata: dict = field(default_factory=dict)
     status: str = "complete"
+    calls: list = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -184,6 +187,7 @@ class StudyResult:
             metadata=self.metadata,
             decisions=self.decisions,
             summary=self.summary,
+            calls=self.calls,
         )
 
 
@@ -421,8 +425,9 @@ class Study(ABC):
             seconds=round(time.perf_counter() - start, 3),
             **extra,
         )
+        calls = gateway.run_calls() if gateway is not None else []
         return StudyResult(
-            self.name, run_id, seed, self.config, decisions, summary, metadata, status
+            self.name, run_id, seed, self.config, decisions, summary, metadata, status, calls
         )
 
 

@@ -348,7 +348,7 @@ class Study(ABC):
             raise ConfigError(f"workers must be at least 1, got {workers}")
         start = time.perf_counter()
         frames: dict[int, pd.DataFrame] = {}
-        status, error = "complete", None
+        status, error, cause = "complete", None, None
         bar = tqdm(total=len(units), disable=not progress, desc=self.name, unit="unit")
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name)
         futures = {pool.submit(self._run_unit, u, gateway, run_id): u for u in units}
@@ -369,7 +369,7 @@ class Study(ABC):
         except KeyboardInterrupt:
             status, error = "incomplete", "interrupted"
         except WorkbenchError as exc:  # a model error or the deadline: the run cannot go on
-            status, error = "incomplete", str(exc).splitlines()[0]
+            status, error, cause = "incomplete", str(exc).splitlines()[0], exc
         finally:
             if status != "complete" or sys.exc_info()[0] is not None:
                 if gateway is not None:
@@ -398,7 +398,7 @@ class Study(ABC):
         if error == "interrupted":
             raise StudyInterrupted(result)
         if error is not None:
-            raise StudyFailed(result)
+            raise StudyFailed(result) from cause  # the cause keeps the full message
         return result
 
     def _run_unit(self, unit: Unit, gateway: Gateway | None, run_id: str) -> pd.DataFrame:

@@ -482,8 +482,8 @@ class Explorer(widgets.VBox):
                 result, failure = failed.result, failed
             self.result = result
             self._show(result, stopped, time.perf_counter() - start)
-            if failure is not None:
-                self._show_error(failure)
+            if failure is not None:  # the cause's full text goes under "details"
+                self._show_error(failure.__cause__ or failure)
                 self.progress.bar_style = "danger"
         except Exception as exc:  # shown in the panel: a worker has nowhere else to report
             self._show_error(exc)

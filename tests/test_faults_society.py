@@ -9,11 +9,11 @@ in the run's accounting (its stored metadata) and in its decisions table.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import pytest
-from support.openai_server import FAULT_KINDS, OFF_OPTIONS_TEXT, OpenAIServer, default_answer
+from support.gate import gated_answer
+from support.openai_server import FAULT_KINDS, OFF_OPTIONS_TEXT, OpenAIServer
 
 from workbench.llm import Gateway, GatewayConfig, _litellm
 from workbench.society import LLMPerson, Persona, Round, Situation, Society, Task, Topology
@@ -163,23 +163,10 @@ def test_twenty_percent_faults_of_every_kind_in_a_100_member_run(openai_server, 
 
 
 def gated(openai_server, at_once: int):
-    """A server that holds every answer until ``at_once`` requests are in flight together.
-
-    Then the peak of requests in flight is exactly what the client sends at once, however
-    slowly the machine lets it send them (with a fixed latency, the first answers could
-    come back before the last requests go out). Should fewer ever be in flight together,
-    the gate gives up after a minute and the peak shows it.
-    """
-    opened = threading.Event()
-
-    def answer(request: dict) -> str:
-        if srv.in_flight >= at_once:  # this request's arrival is already counted
-            opened.set()
-        opened.wait(60)
-        return default_answer(request)
-
-    srv = openai_server(answer_fn=answer)
-    return srv
+    """A server whose answers wait until ``at_once`` requests are in flight together."""
+    ref: list = []
+    ref.append(openai_server(answer_fn=gated_answer(ref, at_once)))
+    return ref[0]
 
 
 def test_a_synchronous_round_goes_out_as_one_bounded_concurrent_batch(openai_server):

@@ -15,11 +15,11 @@ import re
 import secrets
 import string
 import threading
-import time
 import urllib.request
 
 import numpy as np
 import pytest
+from support.gate import gated_answer
 from support.openai_server import FAULT_KINDS, OFF_OPTIONS_TEXT, OpenAIServer
 
 from workbench.errors import ModelUnavailableError
@@ -66,7 +66,9 @@ def warm_litellm():
 
 
 def test_server_serves_models_and_many_concurrent_connections():
-    with OpenAIServer(latency=0.2) as srv:
+    ref: list = []
+    with OpenAIServer(answer_fn=gated_answer(ref, 256)) as srv:
+        ref.append(srv)
         with urllib.request.urlopen(srv.base_url + "/models", timeout=5) as resp:
             assert [m["id"] for m in json.load(resp)["data"]] == ["test-model"]
         body = json.dumps(
@@ -78,19 +80,16 @@ def test_server_serves_models_and_many_concurrent_connections():
             req = urllib.request.Request(
                 srv.base_url + "/chat/completions", body, {"Content-Type": "application/json"}
             )
-            with urllib.request.urlopen(req, timeout=10) as resp:
+            with urllib.request.urlopen(req, timeout=120) as resp:
                 answers.append(json.load(resp)["choices"][0]["message"]["content"])
 
         threads = [threading.Thread(target=post) for _ in range(256)]
-        start = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        elapsed = time.perf_counter() - start
     assert answers == ["A"] * 256
-    assert srv.max_in_flight > 64  # served concurrently, not one by one
-    assert elapsed < 5
+    assert srv.max_in_flight == 256  # all served at once, none waiting for another
 
 
 # -- (a) probabilities from logprobs -------------------------------------------------------
@@ -123,7 +122,7 @@ def test_429_is_retried_after_retry_after(openai_server):
     assert d.valid and d.retries == 1
     assert totals["retries"] == 1 and totals["calls"] == 1 and totals["errors"] == 0
     first, second = srv.arrival_times
-    assert 0.1 <= second - first < 0.6  # Retry-After, not the 0.01 s backoff
+    assert second - first >= 0.1  # Retry-After, not the 0.01 s backoff
 
 
 def test_500_is_retried_with_backoff(openai_server):
@@ -147,15 +146,13 @@ def test_dropped_connection_is_retried(openai_server):
 
 
 def test_timeout_is_retried(openai_server):
-    srv = openai_server(hang=3.0)
+    # The fault hangs far longer than the client waits; a normal answer never comes close.
+    srv = openai_server(hang=60.0)
     srv.inject("timeout")
-    with Gateway(config(timeout=0.5)) as gw:
-        start = time.perf_counter()
+    with Gateway(config(timeout=3.0)) as gw:
         [d] = gw.decide([ask(4)], rng())
-        elapsed = time.perf_counter() - start
     assert d.valid and d.retries == 1 and len(srv.requests) == 2
     assert gw.accounting.totals()["retries"] == 1
-    assert 0.5 <= elapsed < 2.5
 
 
 def test_malformed_json_is_retried(openai_server):
@@ -213,16 +210,13 @@ def test_off_options_twice_is_invalid(openai_server):
 
 
 def test_concurrency_is_bounded(openai_server):
-    srv = openai_server(latency=0.2)
+    ref: list = []
+    ref.append(openai_server(answer_fn=gated_answer(ref, 4)))
+    srv = ref[0]
     with Gateway(config(concurrency=4)) as gw:
-        gw.decide([ask(-1)], rng())  # this loop's HTTP client, warmed
-        srv.reset()
-        start = time.perf_counter()
         decisions = gw.decide([ask(i) for i in range(16)], rng())
-        elapsed = time.perf_counter() - start
     assert all(d.valid for d in decisions) and len(srv.requests) == 16
-    assert srv.max_in_flight == 4
-    assert 0.8 <= elapsed < 1.6  # four waves of 0.2 s
+    assert srv.max_in_flight == 4  # four at once (the gate waits for them), never more
 
 
 def test_identical_requests_in_flight_are_sent_once(openai_server):
@@ -306,9 +300,11 @@ def test_mixed_faults_lose_nothing_and_count_everything(openai_server):
         answer = OPTIONS[question_of(request) % 3]
         return {o: 0.8 if o == answer else 0.1 for o in OPTIONS}
 
-    srv = openai_server(distribution=distribution, fault_rate=0.2, seed=3, hang=2.0)
+    # A timeout fault hangs far past the client's timeout, which no normal answer nears
+    # even on a busy machine: every retry the client makes is for a fault.
+    srv = openai_server(distribution=distribution, fault_rate=0.2, seed=3, hang=60.0)
     requests = [ask(i) for i in range(100)]
-    with Gateway(config(timeout=0.5, concurrency=16)) as gw:
+    with Gateway(config(timeout=5.0, concurrency=16)) as gw:
         decisions = gw.decide(requests, rng())
     totals = gw.accounting.totals()
     faults = [kind for _, kind in srv.faults]

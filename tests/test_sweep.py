@@ -63,7 +63,14 @@ TALLY = textwrap.dedent(
 
         def summarize(self, decisions, seed):
             time.sleep(float(os.environ.get("TALLY_DELAY", "0")))
+            SUMMARIZED.append(1)
+            if len(SUMMARIZED) > int(os.environ.get("TALLY_STALL_AFTER", "1000000")):
+                while True:  # stalled here until the test kills the process
+                    time.sleep(1)
             return decisions.groupby("choice").size().rename("n").reset_index()
+
+
+    SUMMARIZED = []
 
 
     if __name__ == "__main__":
@@ -82,8 +89,10 @@ def tally_script(tmp_path) -> str:
     return str(path)
 
 
-def run_tally(script, store, first, n, delay=0.0, **kwargs) -> subprocess.Popen:
+def run_tally(script, store, first, n, delay=0.0, stall_after=None, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "TALLY_DELAY": str(delay)}
+    if stall_after is not None:
+        env["TALLY_STALL_AFTER"] = str(stall_after)
     return subprocess.Popen(
         [sys.executable, script, str(store), str(first), str(n)],
         env=env,
@@ -244,8 +253,9 @@ def test_executor_rejects_bad_choices():
 def test_kill_9_midway_loses_no_finished_run_and_resume_completes(tmp_path):
     script, path = tally_script(tmp_path), tmp_path / "s.sqlite"
     store = ResultStore(path)
-    proc = run_tally(script, path, 0, 5, delay=0.2)
-    deadline = time.monotonic() + 45
+    # The fourth run stalls before it is stored, so the kill comes midway at any speed.
+    proc = run_tally(script, path, 0, 5, stall_after=3)
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if path.exists() and len(store.runs()) >= 3:
             break
@@ -255,7 +265,7 @@ def test_kill_9_midway_loses_no_finished_run_and_resume_completes(tmp_path):
     proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
     before = check_whole(store)
-    assert 3 <= len(before) < 10
+    assert len(before) == 3
     Tally, _ = local_tally()  # resume here: the same sweep, so the same run ids
     resumed = Sweep(Tally, {"p": [0.2, 0.8]}, range(5)).run(store=store, progress=False)
     counts = resumed.runs.status.value_counts().to_dict()

@@ -17,7 +17,6 @@ executor; replaying one works with any.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -122,11 +121,7 @@ def _sweep(args: argparse.Namespace) -> int:
     store = store_for(args)
     start = time.perf_counter()
     with executor(kind, args.workers, args.scheduler) as pool:
-        try:
-            result = sweep.run(pool, store, progress=not args.no_progress)
-        except SweepError:
-            print(f"store {store.path}", file=sys.stderr)
-            raise
+        result = sweep.run(pool, store, progress=not args.no_progress)
     runs = result.runs
     shown = runs[[c for c in runs.columns if c not in (*_KEEP, "error")] + list(_KEEP)]
     print(shown.to_string(index=False))

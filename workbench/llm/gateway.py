@@ -339,10 +339,13 @@ class Gateway:
             if self._halted is not None:
                 coro.close()
                 raise RunHalted(self._halted)
-            batch = asyncio.run_coroutine_threadsafe(coro, self._loop)
+            batch = asyncio.run_coroutine_threadsafe(_settled(coro), self._loop)
             self._batches.add(batch)
         try:
-            return batch.result()
+            ok, value = batch.result()
+            if not ok:
+                raise value
+            return value
         except concurrent.futures.CancelledError:
             raise RunHalted(self._halted or "the gateway was halted") from None
         finally:
@@ -753,6 +756,16 @@ def _probe(model: str, base: str) -> None:
             f"model {model!r}: cannot connect to {shown} ({exc.strerror or exc}); check "
             "--api-base and the network"
         ) from None
+
+
+async def _settled(coro) -> tuple[bool, Any]:
+    """``(True, result)`` or ``(False, exception)``: the batch's task never ends in an
+    exception, so a batch cancelled by :meth:`Gateway.halt` just as it failed leaves no
+    "exception was never retrieved" behind; the caller's thread raises it."""
+    try:
+        return True, await coro
+    except Exception as exc:
+        return False, exc
 
 
 async def _cancel_pending() -> None:

@@ -62,10 +62,10 @@ def test_a_model_run_replays_with_no_key_no_server_and_no_model_cache(
     for name in _PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     with OpenAIServer(api_key=CANARY) as server:
-        monkeypatch.setenv("WB_CANARY_KEY", CANARY)
+        monkeypatch.setenv("WBCANARYVAR", CANARY)
         run_id = run_asch(
             tmp_path, "openai/test-model", "--api-base", server.base_url,
-            "--api-key-env", "WB_CANARY_KEY",
+            "--api-key-env", "WBCANARYVAR",
         )  # fmt: skip
         assert set(server.api_keys) == {CANARY}
     archive = pack(ResultStore(tmp_path / "s.sqlite"), [run_id], tmp_path / "b.tar.gz")
@@ -75,7 +75,7 @@ def test_a_model_run_replays_with_no_key_no_server_and_no_model_cache(
     stored = ResultStore(tmp_path / "s.sqlite").load(run_id)
     assert len(calls) == len(stored.calls) == stored.metadata["accounting"]["calls"]
     # Offline: no key, the server gone, an empty model cache, and no model may load.
-    monkeypatch.delenv("WB_CANARY_KEY")
+    monkeypatch.delenv("WBCANARYVAR")
     monkeypatch.setenv("WORKBENCH_MODEL_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setattr(local, "server", lambda model: pytest.fail("replay loaded a model"))
     [comparison] = replay(archive)

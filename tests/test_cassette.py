@@ -542,3 +542,12 @@ def test_the_notebook_scratch_copy_merges_the_committed_cassette(tmp_path):
     merged = Cassette(scratch, "replay")
     assert {k: merged.get(k)["content"] for k in "abc"} == {"a": "1", "b": "3", "c": "4"}
     assert Cassette(committed, "replay").get("c") is None  # the committed file is untouched
+
+
+def test_a_path_in_a_variable_named_like_tiktoken_is_not_a_credential(monkeypatch):
+    monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "/some/cache/dir")
+    monkeypatch.setenv("HF_TOKEN", "hf-abcdefgh")
+    monkeypatch.setenv("MYSERVICE_APIKEY", "zzz-123456")
+    found = secrets_in_environment()
+    assert "/some/cache/dir" not in found
+    assert {"hf-abcdefgh", "zzz-123456"} <= set(found)

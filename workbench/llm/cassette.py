@@ -82,7 +82,11 @@ MODES = ("off", "record", "replay", "auto")
 REPLY_FIELDS = ("content", "tokens", "prompt_tokens", "completion_tokens")
 """The response fields :meth:`Cassette.get` returns (those of the gateway's reply)."""
 
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD)", re.IGNORECASE)
+# A credential's name has one of these as a word of its own (OPENAI_API_KEY, HF_TOKEN,
+# MY_APIKEY), so that e.g. litellm's TIKTOKEN_CACHE_DIR, a path, is not taken for one.
+_SECRET_NAME = re.compile(
+    r"(^|_)(API)?(KEY|TOKEN|SECRET|PASSWORD|PASSWD)S?(_|$)|APIKEY", re.IGNORECASE
+)
 _HARMLESS = frozenset(
     {"true", "false", "yes", "no", "on", "off", "0", "1", "none", "null", "empty"}
 )
@@ -107,9 +111,19 @@ def secrets_in_environment() -> list[str]:
     values = set()
     for name, value in os.environ.items():
         value = value.strip()
-        if _SECRET_NAME.search(name) and value and value.lower() not in _HARMLESS:
+        secret = _SECRET_NAME.search(name) or name in _NAMED_SECRETS
+        if secret and value and value.lower() not in _HARMLESS:
             values.add(value)
     return sorted(values, key=lambda v: (-len(v), v))
+
+
+_NAMED_SECRETS: set[str] = set()
+
+
+def treat_as_secret(name: str) -> None:
+    """Redact the value of the environment variable ``name`` too, whatever its name
+    (the gateway calls this for ``api_key_env``)."""
+    _NAMED_SECRETS.add(name)
 
 
 @functools.lru_cache(maxsize=16)

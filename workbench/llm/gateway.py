@@ -41,7 +41,7 @@ import numpy as np
 from workbench.errors import ConfigError, ModelUnavailableError, RunHalted
 from workbench.llm import _litellm, local
 from workbench.llm.accounting import Accounting, CallRecord
-from workbench.llm.cassette import MODES, Cassette, redact, request_key
+from workbench.llm.cassette import MODES, Cassette, redact, request_key, treat_as_secret
 from workbench.llm.types import Decision, DecisionRequest, GenerateRequest
 
 log = logging.getLogger("workbench.llm")
@@ -190,6 +190,8 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig | None = None) -> None:
         self.config = config or GatewayConfig()
+        if self.config.api_key_env is not None:
+            treat_as_secret(self.config.api_key_env)
         self.cassette = (
             None
             if self.config.cassette_mode == "off"

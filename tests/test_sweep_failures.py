@@ -3,12 +3,12 @@ run that another sweep on the same store holds."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
 
 from support.openai_server import OpenAIServer
+from support.ports import closed_port
 
 from workbench import cli
 from workbench.store import ResultStore
@@ -16,12 +16,6 @@ from workbench.studies.asch import AschConfig
 from workbench.sweep import Sweep, run_job
 
 _PROVIDER_ENV = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE")
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_a_sweep_against_a_dead_server_completes_on_resume(tmp_path, capsys, monkeypatch):

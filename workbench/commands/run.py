@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import sys
 import tempfile
 import types
@@ -216,10 +215,9 @@ def gateway_config_from_args(args: argparse.Namespace):
 
 def limits_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """``deadline`` and ``max_invalid`` for :meth:`~workbench.studies.Study.run` (checked)."""
-    if args.deadline is not None and not (math.isfinite(args.deadline) and args.deadline > 0):
-        raise ConfigError(f"--deadline must be a positive number of seconds, got {args.deadline}")
-    if not (0 <= args.max_invalid <= 1):
-        raise ConfigError(f"--max-invalid must be a share from 0 to 1, got {args.max_invalid}")
+    from workbench.studies import check_limits
+
+    check_limits(args.deadline, args.max_invalid)
     return {"deadline": args.deadline, "max_invalid": args.max_invalid}
 
 

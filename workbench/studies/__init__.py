@@ -326,10 +326,7 @@ class Study(ABC):
         from workbench.store import new_run_id
 
         seed = draw_seed() if self.seed is None else check_seed(self.seed)
-        if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
-            raise ConfigError(f"--deadline must be a positive number of seconds, got {deadline}")
-        if not (0 <= max_invalid <= 1):
-            raise ConfigError(f"--max-invalid must be a share from 0 to 1, got {max_invalid}")
+        check_limits(deadline, max_invalid)
         run_id = new_run_id(self.name)
         units = self.units(seed)
         uses_llm = any(not m.startswith("rule:") for m in self.models())
@@ -394,7 +391,10 @@ class Study(ABC):
                     "the model did not answer with an option: check it with a small run, "
                     "or another model"
                 )
-                result = self._result(seed, run_id, frames, units, gateway, start, "failed", error)
+                metadata = {**result.metadata, "status": "failed", "complete": False}
+                result = dataclasses.replace(
+                    result, status="failed", metadata={**metadata, "error": error}
+                )
         if error == "interrupted":
             raise StudyInterrupted(result)
         if error is not None:
@@ -439,6 +439,14 @@ def _local_sequential(models: list[str]) -> bool:
 
 class RunDeadline(WorkbenchError):
     """A run passed its ``deadline``."""
+
+
+def check_limits(deadline: float | None, max_invalid: float) -> None:
+    """A one-line :class:`ConfigError` unless the run limits of :meth:`Study.run` are sane."""
+    if deadline is not None and not (math.isfinite(deadline) and deadline > 0):
+        raise ConfigError(f"--deadline must be a positive number of seconds, got {deadline}")
+    if not (0 <= max_invalid <= 1):
+        raise ConfigError(f"--max-invalid must be a share from 0 to 1, got {max_invalid}")
 
 
 def check_seed(seed: Any) -> int:

@@ -62,7 +62,7 @@ def test_run_asch_prints_the_table_writes_files_and_stores(tmp_path, capsys):
         (["--subjects", "-1"], "subjects must be at least 1"),
         (["--persona", "wizard"], "unknown persona 'wizard'"),
         (["--topology", "cube"], "unknown topology 'cube'"),
-        (["--majority", "one"], "expected comma-separated int"),
+        (["--majority", "one"], "takes a whole number, got 'one'"),
         (["--norm", "vibes"], "unknown norm"),
         (["--model", "rule:nope"], "unknown rule"),
         (["--concurrency", "0"], "concurrency must be at least 1"),

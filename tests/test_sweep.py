@@ -141,7 +141,7 @@ def test_parse_grid_casts_to_field_types():
     [
         ("majority", "write key=value1,value2"),
         ("wizard=1", "unknown grid key 'wizard'"),
-        ("subjects=one", "takes int values"),
+        ("subjects=one", "takes a whole number"),
         ("subjects=1,,2", "must be non-empty"),
         ("subjects=", "must be non-empty"),
     ],

@@ -45,8 +45,6 @@ import json
 import pickle
 import threading
 import time
-import types
-import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from contextlib import contextmanager
@@ -55,6 +53,7 @@ from typing import Any
 
 import pandas as pd
 
+from workbench import config
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.provenance import config_dict
 
@@ -72,9 +71,6 @@ __all__ = [
 #: Executor kinds known to :func:`executor` and ``workbench sweep --executor``.
 EXECUTORS = ("serial", "process", "dask")
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-
 
 class SweepError(WorkbenchError):
     """A run of a sweep failed; the runs that finished are stored."""
@@ -83,39 +79,14 @@ class SweepError(WorkbenchError):
 # -- grids ----------------------------------------------------------------------------
 
 
-def _fields(config_cls: type) -> dict[str, Any]:
-    """Field name -> resolved type hint of the config dataclass."""
-    if not dataclasses.is_dataclass(config_cls):
-        raise ConfigError(f"{config_cls!r} is not a config dataclass")
+def _value(value: Any, spec: Any, key: str) -> Any:
+    """One grid value of a field; one value of a list field is a list of one."""
     try:
-        hints = typing.get_type_hints(config_cls)
-    except Exception:  # unresolvable annotations (e.g. in a notebook): cast nothing
-        hints = {}
-    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_cls)}
-
-
-def _cast(text: str, hint: Any, key: str) -> Any:
-    """Turn the text of one grid value into a value of the field's type."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if isinstance(hint, types.UnionType) or origin is typing.Union:
-        if text.strip().lower() == "none" and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _cast(text, inner[0], key) if len(inner) == 1 else text
-    if origin is tuple:  # one grid value of a list field is a list of one
-        return (_cast(text, args[0] if args else str, key),)
-    try:
-        if hint is bool:
-            word = text.strip().lower()
-            if word in _TRUE | _FALSE:
-                return word in _TRUE
-            raise ValueError(text)
-        if hint in (int, float):
-            return hint(text.strip())
-    except ValueError:
-        kind = "true/false" if hint is bool else hint.__name__
-        raise ConfigError(f"grid key {key!r} takes {kind} values, got {text!r}") from None
-    return text
+        if spec.many and (isinstance(value, str) or not isinstance(value, list | tuple)):
+            return config.coerce([value], spec)
+        return config.coerce(value, spec)
+    except ConfigError as exc:
+        raise ConfigError(f"grid key {key!r}: {str(exc).removeprefix(spec.flag + ' ')}") from None
 
 
 def parse_grid(specs: Iterable[str], config_cls: type) -> dict[str, list[Any]]:
@@ -124,9 +95,9 @@ def parse_grid(specs: Iterable[str], config_cls: type) -> dict[str, list[Any]]:
     Parameters
     ----------
     specs : iterable of str
-        One ``key=v1,v2,...`` per swept field; the key may use ``-`` for ``_``. Values are
-        cast to the field's type (``int``, ``float``, ``bool``, ``none`` for an optional
-        field; one value of a list field is a list of one).
+        One ``key=v1,v2,...`` per swept field; the key may use ``-`` for ``_``. Each
+        value is read by :func:`workbench.config.parse` (``none`` for an optional field;
+        one value of a list field is a list of one; ``\\,`` is a comma inside a value).
     config_cls : type
         The study's config dataclass.
 
@@ -140,7 +111,7 @@ def parse_grid(specs: Iterable[str], config_cls: type) -> dict[str, list[Any]]:
     ConfigError
         For a spec without ``=``, an unknown or repeated key, or an empty or ill-typed value.
     """
-    fields = _fields(config_cls)
+    fields = config.fields_of(config_cls)
     grid: dict[str, list[Any]] = {}
     for spec in specs:
         if not isinstance(spec, str) or "=" not in spec:
@@ -150,10 +121,10 @@ def parse_grid(specs: Iterable[str], config_cls: type) -> dict[str, list[Any]]:
         _check_key(key, fields, config_cls)
         if key in grid:
             raise ConfigError(f"grid key {key!r} is given twice; list all its values once")
-        parts = [v.strip() for v in values.split(",")]
-        if not values.strip() or any(not p for p in parts):
+        parts = config.split(values)
+        if not parts or len(parts) != values.count(",") - values.count("\\,") + 1:
             raise ConfigError(f"bad grid {spec!r}: every value between commas must be non-empty")
-        grid[key] = [_cast(p, fields[key], key) for p in parts]
+        grid[key] = [_value(p, fields[key], key) for p in parts]
     return grid
 
 
@@ -171,7 +142,7 @@ def _normalise_grid(grid: Any, config_cls: type) -> dict[str, list[Any]]:
         grid = [grid]
     if not isinstance(grid, Mapping):
         return parse_grid(grid, config_cls)
-    fields = _fields(config_cls)
+    fields = config.fields_of(config_cls)
     out: dict[str, list[Any]] = {}
     for key, values in grid.items():
         if not isinstance(key, str):
@@ -180,20 +151,11 @@ def _normalise_grid(grid: Any, config_cls: type) -> dict[str, list[Any]]:
         _check_key(key, fields, config_cls)
         if isinstance(values, str) or not isinstance(values, Iterable):
             values = [values]
-        values = [_coerce(v, fields[key], key) for v in values]
+        values = [_value(v, fields[key], key) for v in values]
         if not values:
             raise ConfigError(f"grid key {key!r} has no values")
         out[key] = values
     return out
-
-
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    """A Python grid value for a field: text is cast; a scalar for a list field is a list of one."""
-    if isinstance(value, str) and hint is not str:
-        return _cast(value, hint, key)
-    if typing.get_origin(hint) is tuple:
-        return tuple(value) if isinstance(value, list | tuple) else (value,)
-    return value
 
 
 def _normalise_seeds(seeds: int | Iterable[int]) -> list[int]:

@@ -18,8 +18,6 @@ import argparse
 import dataclasses
 import sys
 import tempfile
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -48,58 +46,45 @@ def register(sub: argparse._SubParsersAction) -> None:
         sp.set_defaults(handler=_run)
 
 
-def _list_of(cast: type):
-    def parse(text: str) -> tuple:
-        if text.strip().lower() in ("", "none") and cast is int:
-            return ()
-        try:
-            return tuple(cast(v.strip()) for v in text.split(",") if v.strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated {cast.__name__} values, got {text!r}"
-            ) from None
+def _parser_of(spec):
+    """An argparse ``type`` reading a flag's text with :func:`workbench.config.parse`."""
+    from workbench import config
 
+    def parse(text: str) -> Any:
+        try:
+            return config.parse(text, spec)
+        except ConfigError as exc:  # argparse prefixes the flag and exits 2
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(spec.flag + " ")) from None
+
+    parse.__name__ = spec.kind.__name__  # argparse names the type in its messages
     return parse
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, config: type) -> None:
-    """Add one ``--flag`` per field of the dataclass ``config`` (defaults from the class).
+def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
+    """Add one ``--flag`` per field of the dataclass ``config_cls`` (defaults from the class).
 
-    ``int``, ``float`` and ``str`` fields take one value; ``tuple[X, ...]`` fields take a
-    comma-separated list (``none`` for an empty list of numbers); ``bool`` fields take
-    ``--flag`` / ``--no-flag``.
+    Every flag's text is read by :func:`workbench.config.parse` (the one text-to-value
+    conversion of the project): lists are comma-separated (``none`` for an empty list of
+    numbers), booleans are ``--flag`` / ``--no-flag``.
     """
-    hints = typing.get_type_hints(config)
-    for f in dataclasses.fields(config):
-        flag = "--" + f.name.replace("_", "-")
-        hint = hints[f.name]
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        help_ = f.metadata.get("help", "")
-        args = typing.get_args(hint)
-        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-            hint = next(a for a in args if a is not type(None))
-            args = typing.get_args(hint)
-        if hint is bool:
+    from workbench import config
+
+    for spec in config.fields_of(config_cls).values():
+        help_ = spec.help
+        if spec.kind is bool and not spec.many and not spec.optional:
             parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=default, help=help_
+                spec.flag, action=argparse.BooleanOptionalAction, default=spec.default, help=help_
             )
-        elif typing.get_origin(hint) is tuple:
-            shown = ",".join(str(v) for v in default) or "none"
-            parser.add_argument(
-                flag,
-                type=_list_of(args[0]),
-                default=default,
-                metavar="A,B,..",
-                help=f"{help_} (default: {shown})",
-            )
-        else:
-            parser.add_argument(
-                flag,
-                type=hint,
-                default=default,
-                metavar=_METAVARS.get(hint, "VALUE"),
-                help=f"{help_} (default: {default})",
-            )
+            continue
+        shown = config.to_text(spec.default)
+        parser.add_argument(
+            spec.flag,
+            type=_parser_of(spec),
+            default=spec.default,
+            dest=spec.name,
+            metavar="A,B,.." if spec.many else _METAVARS.get(spec.kind, "VALUE"),
+            help=f"{help_} (default: {shown})",
+        )
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -314,8 +299,8 @@ def _keep(study, result, store, out: Path) -> None:
     try:
         writable_folder(out, "--out")
         paths = result.save(out)
-        if not result.summary.empty:
-            fig = study.plot(result)
+        fig = study.plot(result) if not result.summary.empty else None
+        if fig is not None:  # a study may have no plot
             paths["plot"] = out / f"{study.name}.png"
             try:
                 fig.savefig(paths["plot"], dpi=120)

@@ -32,6 +32,7 @@ import numpy as np
 
 from workbench.errors import ConfigError
 from workbench.llm.types import Decision, DecisionRequest
+from workbench.registry import Registry
 from workbench.society.personas import NO_PERSONA, Persona, resolve_persona
 from workbench.society.task import Observation, Task
 
@@ -45,9 +46,20 @@ __all__ = [
     "Person",
     "RulePerson",
     "Truthful",
+    "check_model",
+    "is_rule",
     "make_person",
     "register_rule",
+    "uniform_over",
 ]
+
+#: The prefix of a rule spec, ``rule:<kind>[:<parameter>]``.
+RULE_PREFIX = "rule:"
+
+
+def is_rule(model: str) -> bool:
+    """Whether a model string is a rule spec (``rule:...``) rather than a model to call."""
+    return isinstance(model, str) and model.startswith(RULE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -70,7 +82,7 @@ class LLMPerson:
     is_rule: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        if not self.model or self.model.startswith("rule:"):
+        if not self.model or is_rule(self.model):
             raise ConfigError(f"an LLM person needs a litellm model string, got {self.model!r}")
         if not (math.isfinite(self.temperature) and self.temperature >= 0):
             raise ConfigError(
@@ -115,8 +127,12 @@ class RulePerson(ABC):
         return Decision.from_rule(observation.options, tuple(p), observation.options[index])
 
 
-def _one_hot(options: tuple[str, ...], choices: tuple[str, ...]) -> tuple[float, ...]:
-    """Uniform over ``choices`` (all options when empty)."""
+def uniform_over(options: tuple[str, ...], choices: tuple[str, ...]) -> tuple[float, ...]:
+    """Probabilities uniform over ``choices`` (all options when empty), aligned with ``options``.
+
+    The building block of most rule policies: a rule that picks "one of these" returns
+    ``uniform_over(observation.options, these)`` from :meth:`RulePerson.probabilities`.
+    """
     choices = choices or options
     return tuple(1.0 / len(choices) if o in choices else 0.0 for o in options)
 
@@ -129,7 +145,7 @@ class Truthful(RulePerson):
 
     def probabilities(self, observation: Observation) -> tuple[float, ...]:
         correct = observation.round.correct
-        return _one_hot(observation.options, (correct,) if correct else ())
+        return uniform_over(observation.options, (correct,) if correct else ())
 
 
 @dataclass(frozen=True)
@@ -145,7 +161,7 @@ class Majority(RulePerson):
         majority = observation.majority()
         if not majority:
             return Truthful().probabilities(observation)
-        return _one_hot(observation.options, majority)
+        return uniform_over(observation.options, majority)
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,7 @@ class Committed(RulePerson):
 
     option: str = "A"
     kind: ClassVar[str] = "committed"
+    example: ClassVar[str] = "rule:committed:A"
 
     @property
     def model(self) -> str:
@@ -197,7 +214,7 @@ class Committed(RulePerson):
             raise ConfigError(
                 f"committed option {self.option!r} is not one of {observation.options}"
             )
-        return _one_hot(observation.options, (self.option,))
+        return uniform_over(observation.options, (self.option,))
 
 
 @dataclass(frozen=True)
@@ -214,13 +231,14 @@ class Confederate(RulePerson):
         planted = observation.round.planted
         if planted is None:
             return Truthful().probabilities(observation)
-        return _one_hot(observation.options, (planted,))
+        return uniform_over(observation.options, (planted,))
 
 
-#: Rule policies by kind, as named in ``rule:<kind>[:<parameter>]`` specs.
-RULES: dict[str, type[RulePerson]] = {
-    cls.kind: cls for cls in (Truthful, Majority, Conformist, Committed, Confederate)
-}
+#: Rule policies by kind, as named in ``rule:<kind>[:<parameter>]`` specs: the registry
+#: that :func:`make_person`, the Explorer's model list and the conformance tests read.
+RULES: Registry[type[RulePerson]] = Registry("rule", key=lambda cls: cls.kind)
+for _cls in (Truthful, Majority, Conformist, Committed, Confederate):
+    RULES.register(_cls)
 
 Person = LLMPerson | RulePerson
 
@@ -230,10 +248,26 @@ def register_rule(cls: type[RulePerson]) -> type[RulePerson]:
 
     Usable as a class decorator. A policy with parameters defines a classmethod
     ``from_parameter(text)`` that parses the text after the kind (``""`` when there is
-    none) and a ``model`` property that writes it back, so the spec round-trips.
+    none) and a ``model`` property that writes it back, so the spec round-trips, and a
+    class attribute ``example`` (a spec such as ``"rule:conformist:0.3"``) when the spec
+    needs a parameter, so the Explorer and the conformance tests can build one. Another
+    class under a taken kind is a :class:`ConfigError`; a test registers inside
+    ``RULES.scope()`` so that its rule is gone afterwards.
     """
-    RULES[cls.kind] = cls
-    return cls
+    return RULES.register(cls)
+
+
+def check_model(model: str) -> None:
+    """A one-line :class:`ConfigError` unless ``model`` is a model string or a valid rule spec."""
+    if not isinstance(model, str) or not model.strip():
+        raise ConfigError(f"a model must be a litellm model string or a rule spec, got {model!r}")
+    if is_rule(model):
+        make_person(model)
+
+
+def rule_examples() -> list[str]:
+    """One buildable spec of every registered rule (its ``example``, or ``rule:<kind>``)."""
+    return [getattr(cls, "example", None) or f"{RULE_PREFIX}{kind}" for kind, cls in RULES.items()]
 
 
 def make_person(
@@ -267,11 +301,10 @@ def make_person(
     ConfigError
         For an unknown rule or a malformed parameter.
     """
-    if not model.startswith("rule:"):
+    if not is_rule(model):
         return LLMPerson(model, resolve_persona(persona, persona_file), temperature)
-    kind, _, parameter = model.removeprefix("rule:").partition(":")
-    if kind not in RULES:
-        raise ConfigError(f"unknown rule {kind!r}; choose one of {', '.join(RULES)}")
+    kind, _, parameter = model.removeprefix(RULE_PREFIX).partition(":")
+    RULES.get(kind)  # a one-line error naming the registered rules
     if kind == "conformist":
         try:
             return Conformist(float(parameter or 0.5))

@@ -31,8 +31,10 @@ import pandas as pd
 
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.provenance import provenance
+from workbench.registry import Registry
 from workbench.society import Society, draw_seed
 from workbench.society.checks import invalid_share
+from workbench.society.persons import is_rule
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -51,30 +53,31 @@ __all__ = [
     "as_tuple",
     "check_study",
     "get_study",
+    "load_plugins",
     "normalise_lists",
+    "register_study",
     "unit_seed",
 ]
 
 
-def as_tuple(value: Any, cast: type) -> tuple:
-    """A config field's list value as a tuple of ``cast``.
+def as_tuple(value: Any, cast: type, name: str = "value") -> tuple:
+    """A list value (text, a sequence or one scalar) as a tuple of ``cast``.
 
-    Accepts a comma-separated string (as a CLI flag or a text widget gives it), any
-    sequence, or a tuple already; a value that does not convert is a one-line
-    :class:`ConfigError`.
+    See :func:`workbench.config.coerce`, which does the work; a value that does not
+    convert is a one-line :class:`ConfigError`.
     """
-    if isinstance(value, str):
-        value = [v for v in value.split(",") if v.strip()]
-    try:
-        return tuple(cast(v.strip() if isinstance(v, str) else v) for v in value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"expected a list of {cast.__name__}, got {value!r}") from None
+    from workbench.config import FieldSpec, coerce
+
+    return coerce(value, FieldSpec(name, cast, True, False, ()))
 
 
 def normalise_lists(config: Any, **casts: type) -> None:
-    """Replace each named field of a frozen config dataclass by :func:`as_tuple` of it."""
+    """Replace each named field of a frozen config dataclass by :func:`as_tuple` of it.
+
+    Superseded by :func:`workbench.config.normalise`, which casts every field by its type.
+    """
     for name, cast in casts.items():
-        object.__setattr__(config, name, as_tuple(getattr(config, name), cast))
+        object.__setattr__(config, name, as_tuple(getattr(config, name), cast, name))
 
 
 def unit_seed(seed: int, *key: int) -> int:
@@ -264,9 +267,9 @@ class Study(ABC):
         """The summary as it is printed (the summary itself by default)."""
         return summary
 
-    def plot(self, result: StudyResult) -> Figure:
-        """A figure of the result."""
-        raise NotImplementedError(f"{self.name} has no plot")
+    def plot(self, result: StudyResult) -> Figure | None:
+        """A figure of the result, or None for a study without one (the default)."""
+        return None
 
     def run(
         self,
@@ -329,7 +332,7 @@ class Study(ABC):
         check_limits(deadline, max_invalid)
         run_id = new_run_id(self.name)
         units = self.units(seed)
-        uses_llm = any(not m.startswith("rule:") for m in self.models())
+        uses_llm = any(not is_rule(m) for m in self.models())
         own_gateway = uses_llm and gateway is None
         if own_gateway:
             from workbench.llm import Gateway
@@ -401,9 +404,17 @@ class Study(ABC):
             raise StudyFailed(result) from cause  # the cause keeps the full message
         return result
 
-    def _run_unit(self, unit: Unit, gateway: Gateway | None, run_id: str) -> pd.DataFrame:
-        society = self.build(unit, gateway, run_id)
+    def play(self, society: Society, unit: Unit) -> pd.DataFrame:
+        """Play one unit's society and return its decisions table.
+
+        The hook for a study whose units do more than :meth:`Society.run` (scripted
+        opening rounds, a stop rule checked between steps): override it, never
+        :meth:`run`. The default runs the society for its task's rounds.
+        """
         return society.run()
+
+    def _run_unit(self, unit: Unit, gateway: Gateway | None, run_id: str) -> pd.DataFrame:
+        return self.play(self.build(unit, gateway, run_id), unit)
 
     def _result(
         self, seed, run_id, frames, units, gateway, start, status, error=None
@@ -497,18 +508,60 @@ def check_study(study: Study) -> StudyResult:
     return first
 
 
-from workbench.studies.asch import AschStudy  # noqa: E402  (it subclasses Study)
-from workbench.studies.conventions import ConventionsStudy  # noqa: E402
-from workbench.studies.minority import MinorityStudy  # noqa: E402
-from workbench.studies.polarization import PolarizationStudy  # noqa: E402
+#: Studies by name, as ``workbench run <name>``, sweeps and the Explorer know them. A study
+#: module registers its class with ``@register_study``: every module of this package is
+#: imported on the first read, and so are the plugin modules (see :func:`load_plugins`).
+STUDIES: Registry[type[Study]] = Registry("study", key=lambda cls: cls.name)
+register_study = STUDIES.register
 
-#: Studies by name, as ``workbench run <name>`` knows them.
-STUDIES: dict[str, type[Study]] = {
-    AschStudy.name: AschStudy,
-    PolarizationStudy.name: PolarizationStudy,
-    ConventionsStudy.name: ConventionsStudy,
-    MinorityStudy.name: MinorityStudy,
-}
+#: Environment variable naming plugin modules: module names or ``.py`` paths, separated by
+#: commas (or the path separator), imported before the study registry is first read.
+PLUGINS_ENV = "WORKBENCH_PLUGINS"
+#: Entry-point group of installed packages that add studies or rules.
+ENTRY_POINTS = "workbench.plugins"
+
+
+def load_plugins() -> None:
+    """Import every study module of this package, then the plugins.
+
+    A plugin is a module that registers studies or rules when imported: one named in
+    ``$WORKBENCH_PLUGINS`` (a module name or a ``.py`` file) or one an installed package
+    declares under the ``workbench.plugins`` entry-point group. A plugin that cannot be
+    imported is a one-line :class:`ConfigError` naming it.
+    """
+    import importlib
+    import importlib.metadata
+    import importlib.util
+    import os
+    import pkgutil
+    import re
+
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    named = [p.strip() for p in re.split(rf"[,{os.pathsep}]", os.environ.get(PLUGINS_ENV, ""))]
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINTS):
+        named.append(entry.value)
+    for name in filter(None, named):
+        try:
+            if name.endswith(".py"):
+                path = Path(name).expanduser().resolve()
+                spec = importlib.util.spec_from_file_location(f"workbench_plugin_{path.stem}", path)
+                if spec is None or spec.loader is None or not path.is_file():
+                    raise FileNotFoundError(name)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(name)
+        except Exception as exc:  # a broken plugin: one line, not a traceback
+            raise ConfigError(
+                f"plugin {name!r} (from ${PLUGINS_ENV} or the {ENTRY_POINTS} entry points) "
+                f"could not be imported: {type(exc).__name__}: {exc}"
+            ) from None
+
+
+STUDIES._loader = load_plugins
 
 
 def get_study(name: str) -> type[Study]:
@@ -519,6 +572,13 @@ def get_study(name: str) -> type[Study]:
     ConfigError
         For an unknown name.
     """
-    if name not in STUDIES:
-        raise ConfigError(f"unknown study {name!r}; choose one of {', '.join(STUDIES)}")
-    return STUDIES[name]
+    return STUDIES.get(name)
+
+
+from workbench.studies.asch import AschStudy  # noqa: E402  (it subclasses Study)
+from workbench.studies.conventions import ConventionsStudy  # noqa: E402
+from workbench.studies.minority import MinorityStudy  # noqa: E402
+from workbench.studies.polarization import PolarizationStudy  # noqa: E402
+
+for _study in (AschStudy, PolarizationStudy, ConventionsStudy, MinorityStudy):
+    STUDIES.register(_study)

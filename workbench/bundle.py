@@ -82,6 +82,8 @@ def pack(store: Any, run_ids: Sequence[str], path: str | os.PathLike[str]) -> Pa
     if not run_ids:
         raise ConfigError("name at least one run to pack (see 'workbench results list')")
     out = Path(path)
+    from workbench.society.persons import is_rule
+
     records = []
     for run_id in dict.fromkeys(store.resolve(r) for r in run_ids):
         record = store.load(run_id)
@@ -91,7 +93,7 @@ def pack(store: Any, run_ids: Sequence[str], path: str | os.PathLike[str]) -> Pa
                 f"run {record.run_id} is incomplete ({record.metadata.get('error')}); only "
                 "runs whose units all finished replay: run it again, then pack it"
             )
-        models = [m for m in record.metadata.get("models", []) if not m.startswith("rule:")]
+        models = [m for m in record.metadata.get("models", []) if not is_rule(m)]
         if models and not record.calls:
             raise WorkbenchError(
                 f"run {record.run_id} was stored without its model calls (by an older "

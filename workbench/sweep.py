@@ -705,6 +705,7 @@ def execute(payload: bytes) -> bytes:
 
 def run_job(job: _Job, gateway: Any = None) -> Any:
     """Do one run of a sweep through ``gateway``, or a fresh one built for it; its record."""
+    from workbench.society.persons import is_rule
     from workbench.store import RunRecord, utc_now
 
     study = job.study_cls(job.config, seed=job.seed)
@@ -712,7 +713,7 @@ def run_job(job: _Job, gateway: Any = None) -> Any:
     if (
         gateway is None
         and job.gateway is not None
-        and any(not m.startswith("rule:") for m in study.models())
+        and any(not is_rule(m) for m in study.models())
     ):
         from workbench.llm import Gateway
 

@@ -42,12 +42,15 @@ __all__ = [
     "SHARED",
     "FieldSpec",
     "coerce",
+    "count",
     "defaults",
     "exchange",
+    "factor",
     "fields_of",
     "flag",
     "join",
     "make",
+    "members",
     "memory",
     "model",
     "norm",
@@ -476,6 +479,38 @@ def temperature(default: float, help: str = "sampling temperature of LLM members
     return _field(default, help, _check_temperature)
 
 
+def members(default: int, help: str = "members per society (N)"):
+    """``members: int``: the size of each society."""
+
+    def check(config: Any, name: str) -> None:
+        from workbench.society.checks import MAX_MEMBERS, whole
+
+        whole(config, name, 1, MAX_MEMBERS, " members a society can hold in memory")
+
+    return _field(default, help, check)
+
+
+def count(default: int, help: str, low: int = 1):
+    """A whole number of things (rounds, runs, subjects) from ``low`` up, bounded by memory."""
+
+    def check(config: Any, name: str) -> None:
+        from workbench.society.checks import MAX_ROWS, ROWS_WHY, whole
+
+        whole(config, name, low, MAX_ROWS, ROWS_WHY)
+
+    return _field(default, help, check)
+
+
+def factor(default: tuple, help: str):
+    """A tuple field listing the levels of a factor varied within a run (at least one)."""
+
+    def check(config: Any, name: str) -> None:
+        if not getattr(config, name):
+            raise ConfigError(f"{flag(name)} needs at least one value")
+
+    return _field(default, help, check)
+
+
 #: The shared fields: name -> (type, factory). A study field with one of these names has
 #: this type (checked by the conformance suite, ``tests/test_conformance.py``).
 SHARED: dict[str, tuple[Any, Callable[..., Any]]] = {
@@ -490,6 +525,6 @@ SHARED: dict[str, tuple[Any, Callable[..., Any]]] = {
     "exchange": (str, exchange),
     "memory": (int, memory),
     "temperature": (float, temperature),
-    "members": (int, None),
+    "members": (int, members),
     "sizes": (tuple[int, ...], None),
 }

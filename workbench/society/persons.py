@@ -236,7 +236,20 @@ class Confederate(RulePerson):
 
 #: Rule policies by kind, as named in ``rule:<kind>[:<parameter>]`` specs: the registry
 #: that :func:`make_person`, the Explorer's model list and the conformance tests read.
-RULES: Registry[type[RulePerson]] = Registry("rule", key=lambda cls: cls.kind)
+def _load_plugins() -> None:
+    """Import the study modules and plugins (they may register rules) before a lookup."""
+    import sys
+
+    studies = sys.modules.get("workbench.studies")
+    if studies is None or not hasattr(studies, "STUDIES"):
+        import workbench.studies as studies  # noqa: PLC0415 (the layer above, on demand)
+    if hasattr(studies, "STUDIES"):
+        studies.STUDIES.keys()  # its loader imports every study module and plugin
+    else:  # workbench.studies is being imported right now: look again next time
+        RULES._loader = _load_plugins
+
+
+RULES: Registry[type[RulePerson]] = Registry("rule", key=lambda cls: cls.kind, loader=_load_plugins)
 for _cls in (Truthful, Majority, Conformist, Committed, Confederate):
     RULES.register(_cls)
 

@@ -228,13 +228,17 @@ class Study(ABC):
 
     Notes
     -----
-    Subclasses set :attr:`name` and :attr:`Config` and implement :meth:`units`,
-    :meth:`build` and :meth:`summarize`; they may override :meth:`reference`,
-    :meth:`table` and :meth:`plot`.
+    Subclasses set :attr:`name`, :attr:`Config` and :attr:`example` and implement
+    :meth:`units`, :meth:`build` and :meth:`summarize`; they may override :meth:`play`,
+    :meth:`reference`, :meth:`table` and :meth:`plot`, and register themselves with
+    ``@register_study``. See ``docs/adding-a-study.md``.
     """
 
     name: ClassVar[str] = "study"
     Config: ClassVar[type] = object
+    #: A small, rule-only setting (field name -> value) that runs in about a second: what
+    #: the conformance suite (``tests/test_conformance.py``) runs, and a user's first try.
+    example: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, config: Any = None, *, seed: int | None = None) -> None:
         self.config = self.Config() if config is None else config

@@ -287,8 +287,10 @@ def whole_list(
 ) -> tuple[int, ...]:
     """:func:`whole` for a list field: a comma-separated string or a sequence, as a tuple."""
     values = getattr(config, name)
-    if isinstance(values, str):
-        values = [v for v in values.split(",") if v.strip()]
+    if isinstance(values, str):  # text is read by the one reader of config text
+        from workbench import config as fields
+
+        values = fields.split(values)
     elif not isinstance(values, Iterable):
         values = [values]
     out = tuple(whole_number(v, name, low, high, why) for v in values)

@@ -79,3 +79,38 @@ def test_bad_parameters_raise_one_line_config_errors(make, message):
     with pytest.raises(ConfigError, match=message) as info:
         make()
     assert "\n" not in str(info.value)
+
+
+def test_random_regular_is_connected_regular_and_seeded():
+    a = Topology("random_regular", k=4).build(12, seed=7)
+    assert nx.is_connected(a) and {d for _, d in a.degree} == {4}
+    assert sorted(a.edges) == sorted(Topology("random", k=4).build(12, seed=7).edges)
+    # the same networkx calls as ever: a generator of the seed draws each try's seed
+    rng = np.random.default_rng(7)
+    expected = nx.random_regular_graph(4, 12, seed=int(rng.integers(2**32)))
+    assert sorted(a.edges) == sorted(expected.edges)
+
+
+def test_aliases_name_the_same_kinds():
+    assert Topology("random").kind == "random_regular"
+    assert Topology("small_world", k=4, p=0.2) == Topology("watts_strogatz", k=4, p=0.2)
+
+
+def test_of_degree_maps_a_mean_degree_to_each_kinds_parameters():
+    assert Topology.of_degree("sbm", 11, 4, homophily=0.7) == Topology("sbm", p=0.4, homophily=0.7)
+    assert Topology.of_degree("erdos_renyi", 11, 4).p == 0.4
+    assert Topology.of_degree("barabasi_albert", 11, 4).m == 2
+    assert Topology.of_degree("small_world", 11, 6, p=0.3) == Topology("watts_strogatz", k=6, p=0.3)
+
+
+def test_unknown_kind_is_one_line_listing_every_kind():
+    with pytest.raises(ConfigError) as info:
+        Topology("hypercube")
+    message = str(info.value)
+    assert "\n" not in message
+    assert all(kind in message for kind in (*TOPOLOGIES, "random", "small_world"))
+
+
+def test_random_regular_rejects_an_odd_number_of_stubs():
+    with pytest.raises(ConfigError, match="n k even"):
+        Topology("random_regular", k=3).build(9, seed=1)

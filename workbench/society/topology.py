@@ -16,6 +16,8 @@ References
    Social Networks 5(2), 109-137 (1983).
 .. [5] D. Centola and A. Baronchelli, "The spontaneous emergence of conventions: an
    experimental study of cultural evolution", PNAS 112(7), 1989-1994 (2015).
+.. [6] A. Steger and N. C. Wormald, "Generating random regular graphs quickly",
+   Combinatorics, Probability and Computing 8(4), 377-396 (1999).
 """
 
 from __future__ import annotations
@@ -28,18 +30,26 @@ import numpy as np
 
 from workbench.errors import ConfigError
 
-__all__ = ["TOPOLOGIES", "Topology", "build_graph"]
+__all__ = ["ALIASES", "KINDS", "TOPOLOGIES", "Topology", "build_graph"]
 
 #: Topology kinds and the parameters each one uses.
 TOPOLOGIES: dict[str, tuple[str, ...]] = {
     "complete": (),
     "ring": ("k",),
     "watts_strogatz": ("k", "p"),
+    "random_regular": ("k",),
     "erdos_renyi": ("p",),
     "barabasi_albert": ("m",),
     "sbm": ("p", "homophily"),
     "grid": ("rows", "periodic"),
 }
+#: Other names of kinds, as the studies' configs write them: ``"random"`` (the random
+#: regular network of [5]_) and ``"small_world"`` (Watts-Strogatz).
+ALIASES: dict[str, str] = {"random": "random_regular", "small_world": "watts_strogatz"}
+#: Every name a topology kind goes by: the kinds, then their aliases.
+KINDS: tuple[str, ...] = (*TOPOLOGIES, *ALIASES)
+#: Tries at drawing a connected random regular graph before giving up.
+_REGULAR_TRIES = 100
 
 
 @dataclass(frozen=True)
@@ -50,12 +60,16 @@ class Topology:
     ----------
     kind : str
         One of :data:`TOPOLOGIES`: ``"complete"``, ``"ring"`` (ring lattice),
-        ``"watts_strogatz"`` (small world [1]_), ``"erdos_renyi"`` (random graph [2]_),
+        ``"watts_strogatz"`` (small world [1]_), ``"random_regular"`` (a connected random
+        ``k``-regular graph [6]_, the random network of [5]_), ``"erdos_renyi"`` (random
+        graph [2]_),
         ``"barabasi_albert"`` (preferential attachment [3]_), ``"sbm"`` (two equal
         communities, a stochastic block model [4]_) or ``"grid"`` (2-D lattice, as in the
-        spatial condition of [5]_).
+        spatial condition of [5]_). The aliases of :data:`ALIASES` (``"random"``,
+        ``"small_world"``) name the same kinds; ``kind`` holds the kind they stand for.
     k : int
-        Each node's number of neighbours in ``"ring"`` and ``"watts_strogatz"`` (even).
+        Each node's number of neighbours in ``"ring"`` and ``"watts_strogatz"`` (even) and
+        in ``"random_regular"`` (``n k`` even).
     p : float
         Rewiring probability (``"watts_strogatz"``), edge probability (``"erdos_renyi"``)
         or overall edge density (``"sbm"``).
@@ -87,10 +101,10 @@ class Topology:
     periodic: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in TOPOLOGIES:
-            raise ConfigError(
-                f"unknown topology {self.kind!r}; choose one of {', '.join(TOPOLOGIES)}"
-            )
+        kind = ALIASES.get(self.kind, self.kind)
+        if kind not in TOPOLOGIES:
+            raise ConfigError(f"unknown topology {self.kind!r}; choose one of {', '.join(KINDS)}")
+        object.__setattr__(self, "kind", kind)
         if not 0.0 <= self.p <= 1.0:
             raise ConfigError(f"topology p must be in [0, 1], got {self.p}")
         if not 0.0 <= self.homophily <= 1.0:
@@ -132,6 +146,8 @@ class Topology:
                 raise ConfigError(f"{kind} needs an even k with 2 <= k < n; got k={self.k}, n={n}")
             p = 0.0 if kind == "ring" else self.p
             return nx.watts_strogatz_graph(n, self.k, p, seed=seed)
+        if kind == "random_regular":
+            return self._random_regular(n, seed)
         if kind == "erdos_renyi":
             return nx.gnp_random_graph(n, self.p, seed=seed)
         if kind == "barabasi_albert":
@@ -150,6 +166,48 @@ class Topology:
             raise ConfigError(f"grid rows={rows} does not divide n={n}")
         graph = nx.grid_2d_graph(rows, n // rows, periodic=self.periodic)
         return nx.convert_node_labels_to_integers(graph, ordering="sorted")
+
+    def _random_regular(self, n: int, seed: int | None) -> nx.Graph:
+        """A connected random ``k``-regular graph: up to 100 draws, each seeded from ``seed``."""
+        if not 0 <= self.k < n or (n * self.k) % 2:
+            raise ConfigError(
+                f"random_regular needs 0 <= k < n and n k even; got k={self.k}, n={n}"
+            )
+        rng = np.random.default_rng(seed)
+        for _ in range(_REGULAR_TRIES):
+            graph = nx.random_regular_graph(self.k, n, seed=int(rng.integers(2**32)))
+            if nx.is_connected(graph):
+                return graph
+        raise ConfigError(f"no connected random {self.k}-regular graph on {n} nodes")
+
+    def check(self, n: int, name: str = "members") -> None:
+        """Reject ``n`` members whose network would not fit in memory (one line naming the
+        size field ``name``), see :func:`~workbench.society.checks.check_network`."""
+        from workbench.society.checks import check_network
+
+        check_network(self.kind, n, name, k=self.k, p=self.p, m=self.m)
+
+    @classmethod
+    def of_degree(
+        cls, kind: str, n: int, degree: int, *, p: float = 0.1, homophily: float = 0.8
+    ) -> Topology:
+        """The topology of kind ``kind`` on ``n`` members with mean degree about ``degree``.
+
+        The lattices and regular graphs (``"ring"``, ``"watts_strogatz"``,
+        ``"random_regular"``) get ``k = degree``; ``"erdos_renyi"`` and ``"sbm"`` the
+        density ``p = degree / (n - 1)`` (at most 1); ``"barabasi_albert"``
+        ``m = degree // 2`` (at least 1). ``p`` is the rewiring probability of
+        ``"watts_strogatz"``; ``homophily`` is the block model's.
+        """
+        kind = cls(kind).kind
+        density = min(1.0, degree / max(n - 1, 1))
+        if kind == "sbm":
+            return cls("sbm", p=density, homophily=homophily)
+        if kind == "erdos_renyi":
+            return cls("erdos_renyi", p=density)
+        if kind == "barabasi_albert":
+            return cls("barabasi_albert", m=max(1, degree // 2))
+        return cls(kind, k=degree, p=p)
 
 
 def build_graph(

@@ -29,7 +29,6 @@ The rules
 from __future__ import annotations
 
 import dataclasses
-import re
 import shlex
 import types
 import typing
@@ -71,7 +70,6 @@ __all__ = [
 _TRUE = frozenset({"true", "yes", "1", "on"})
 _FALSE = frozenset({"false", "no", "0", "off"})
 _NONE = "none"
-_SEPARATOR = re.compile(r"(?<!\\),")
 
 
 # -- reading a config class -------------------------------------------------------------
@@ -170,14 +168,35 @@ def defaults(config: type) -> dict[str, Any]:
 # -- text to value ----------------------------------------------------------------------
 
 
-def split(text: str) -> list[str]:
-    """The entries of a comma-separated list; ``\\,`` is a comma inside an entry."""
-    return [p.strip().replace("\\,", ",") for p in _SEPARATOR.split(text) if p.strip()]
+def split(text: str, *, keep_empty: bool = False) -> list[str]:
+    """The entries of a comma-separated list, stripped (empty ones dropped by default).
+
+    ``\\,`` is a comma inside an entry and ``\\\\`` a backslash; any other backslash is
+    itself, so a sentence with a backslash needs no escaping unless one ends an entry.
+    """
+    # Not the csv module: its escape character escapes every character, so a backslash in
+    # a sentence typed on the command line would vanish.
+    parts, current, i = [], [], 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\" and i + 1 < len(text) and text[i + 1] in ",\\":
+            current.append(text[i + 1])
+            i += 2
+            continue
+        if c == ",":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(c)
+        i += 1
+    parts.append("".join(current))
+    parts = [p.strip() for p in parts]
+    return parts if keep_empty else [p for p in parts if p]
 
 
 def join(values: Iterable[Any]) -> str:
-    """The comma-separated text of a list (commas inside entries escaped); see :func:`split`."""
-    return ",".join(to_text(v).replace(",", "\\,") for v in values)
+    """The comma-separated text of a list, commas and backslashes inside entries escaped."""
+    return ",".join(to_text(v).replace("\\", "\\\\").replace(",", "\\,") for v in values)
 
 
 def _one(text: str, kind: type, name: str) -> Any:

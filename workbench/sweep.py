@@ -121,8 +121,8 @@ def parse_grid(specs: Iterable[str], config_cls: type) -> dict[str, list[Any]]:
         _check_key(key, fields, config_cls)
         if key in grid:
             raise ConfigError(f"grid key {key!r} is given twice; list all its values once")
-        parts = config.split(values)
-        if not parts or len(parts) != values.count(",") - values.count("\\,") + 1:
+        parts = config.split(values, keep_empty=True)
+        if not all(parts):
             raise ConfigError(f"bad grid {spec!r}: every value between commas must be non-empty")
         grid[key] = [_value(p, fields[key], key) for p in parts]
     return grid

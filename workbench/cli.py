@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"workbench: error: {exc}", file=sys.stderr)
         return 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # a bare `workbench` is a request for help, not an error
+        parser.print_help()
+        return 0
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args) or 0)

@@ -21,20 +21,19 @@ from workbench.society import (
     make_person,
 )
 from workbench.society.checks import check_policy
-from workbench.society.games import MemoryMajority, NamingGame, inventory
-from workbench.studies import STUDIES, check_study, get_study
-from workbench.studies.conventions import (
-    ConventionsConfig,
-    ConventionsStudy,
+from workbench.society.coordination import (
     convergence,
     coordination_game,
+    game_network,
     interactions,
     name_pool,
-    network,
     per_round,
     run_outcomes,
     timeline,
 )
+from workbench.society.games import MemoryMajority, NamingGame, inventory
+from workbench.studies import STUDIES, check_study, get_study
+from workbench.studies.conventions import ConventionsConfig, ConventionsStudy
 
 RULES = ("rule:naming_game", "rule:memory")
 
@@ -53,7 +52,7 @@ def _listed(request):
 
 def test_study_registered_and_passes_the_conformance_check():
     assert get_study("conventions") is ConventionsStudy and "conventions" in STUDIES
-    cfg = ConventionsConfig(model=RULES, members=(10,), topology=("complete", "ring"), runs=2)
+    cfg = ConventionsConfig(populations=RULES, sizes=(10,), topologies=("complete", "ring"), runs=2)
     result = check_study(ConventionsStudy(cfg, seed=3))
     assert set(result.summary.population) == set(RULES)
     assert (result.decisions[result.decisions.part == "prior"].role == "prior").all()
@@ -135,7 +134,7 @@ def test_pairwise_memory_holds_partner_choice_and_prompt_shows_payoffs():
 
 def test_name_order_is_shuffled_per_prompt_so_position_bias_cancels():
     # an LLM that always takes the first listed name: with shuffling, no name is favoured
-    cfg = ConventionsConfig(model=("fake/model",), members=(8,), runs=1, horizon=4, memory=3)
+    cfg = ConventionsConfig(populations=("fake/model",), sizes=(8,), runs=1, horizon=4, memory=3)
     study = ConventionsStudy(cfg, seed=2)
     result = study.run(preferring(weight=0.99))
     priors = study.priors(result.decisions)
@@ -146,7 +145,7 @@ def test_name_order_is_shuffled_per_prompt_so_position_bias_cancels():
 
 def test_isolated_prior_and_collective_bias_with_a_biased_model():
     cfg = ConventionsConfig(
-        model=("fake/model",), members=(6,), names=10, runs=2, horizon=5, persona=("none",)
+        populations=("fake/model",), sizes=(6,), names=10, runs=2, horizon=5, personas=("none",)
     )
     study = ConventionsStudy(cfg, seed=1)
     result = study.run(preferring(prefer="Q", weight=0.6))
@@ -169,17 +168,17 @@ def test_convergence_needs_3n_successes_in_a_row():
 
 
 def test_networks_ring_random_complete():
-    ring = network("ring", 12, 4, seed=1)
+    ring = game_network("ring", 12, 4, seed=1)
     assert dict(ring.degree()) == dict.fromkeys(range(12), 4)
-    rnd = network("random", 12, 4, seed=1)
+    rnd = game_network("random", 12, 4, seed=1)
     assert set(dict(rnd.degree()).values()) == {4} and nx.is_connected(rnd)
     assert not nx.is_isomorphic(ring, rnd)
-    assert network("complete", 12, 4, seed=1).kind == "complete"
+    assert game_network("complete", 12, 4, seed=1).kind == "complete"
 
 
 def test_rule_populations_converge_and_spatial_networks_slow_them():
     cfg = ConventionsConfig(
-        model=RULES, members=(24,), topology=("complete", "ring"), runs=6, horizon=40
+        populations=RULES, sizes=(24,), topologies=("complete", "ring"), runs=6, horizon=40
     )
     result = ConventionsStudy(cfg, seed=11).run()
     s = result.summary.set_index(["population", "topology"])
@@ -203,7 +202,7 @@ def test_naming_game_convergence_time_grows_as_n_to_the_1_5():
     # N >~ 10^3), hence the tolerance. A pool of 512 names keeps inventions distinct.
     sizes = (32, 64, 128, 256)
     cfg = ConventionsConfig(
-        model=("rule:naming_game",), members=sizes, names=512, runs=8, horizon=400
+        populations=("rule:naming_game",), sizes=sizes, names=512, runs=8, horizon=400
     )
     result = ConventionsStudy(cfg, seed=3).run()
     assert (result.summary.converged == 8).all()
@@ -217,19 +216,19 @@ def test_naming_game_convergence_time_grows_as_n_to_the_1_5():
 
 def test_config_validation():
     with pytest.raises(ConfigError, match="at most 26 names"):
-        ConventionsConfig(model=("local/smollm2-135m",), names=30)
+        ConventionsConfig(populations=("local/smollm2-135m",), names=30)
     with pytest.raises(ConfigError, match="unknown topology"):
-        ConventionsConfig(model=RULES, topology=("moebius",))
+        ConventionsConfig(populations=RULES, topologies=("moebius",))
     with pytest.raises(ConfigError, match="unknown rule"):
-        ConventionsConfig(model=("rule:nope",))
-    cfg = ConventionsConfig(model="rule:memory,rule:naming_game", members="8,16", runs=1)
-    assert cfg.model == ("rule:memory", "rule:naming_game") and cfg.members == (8, 16)
+        ConventionsConfig(populations=("rule:nope",))
+    cfg = ConventionsConfig(populations="rule:memory,rule:naming_game", sizes="8,16", runs=1)
+    assert cfg.populations == ("rule:memory", "rule:naming_game") and cfg.sizes == (8, 16)
     assert name_pool(2) == ("F", "J") and len(set(n[0] for n in name_pool(26))) == 26
     assert name_pool(30)[0] == "n1"
 
 
 def test_same_seed_same_tables():
-    cfg = ConventionsConfig(model=RULES, members=(12,), runs=2)
+    cfg = ConventionsConfig(populations=RULES, sizes=(12,), runs=2)
     a, b = ConventionsStudy(cfg, seed=8).run(), ConventionsStudy(cfg, seed=8).run()
     pd.testing.assert_frame_equal(a.summary, b.summary)
     c = ConventionsStudy(cfg, seed=9).run()
@@ -258,7 +257,7 @@ UNIT = ["population", "topology", "members", "run"]
 
 
 def test_invalid_answers_are_no_evidence_of_success_or_failure():
-    cfg = ConventionsConfig(model=RULES, members=(8,), runs=2, horizon=12)
+    cfg = ConventionsConfig(populations=RULES, sizes=(8,), runs=2, horizon=12)
     study = ConventionsStudy(cfg, seed=5)
     d = study.run().decisions
     games = d.part == "game"
@@ -296,7 +295,7 @@ def test_convergence_skips_invalid_interactions():
 
 
 def test_a_population_whose_answers_are_all_invalid_has_no_measures():
-    cfg = ConventionsConfig(model=("fake/model",), members=(4,), runs=2, horizon=3)
+    cfg = ConventionsConfig(populations=("fake/model",), sizes=(4,), runs=2, horizon=3)
     study = ConventionsStudy(cfg)
     decisions = unit_decisions(study, always(None))
     runs = run_outcomes(decisions[decisions.part == "game"])
@@ -317,7 +316,7 @@ def test_a_population_that_agrees_whenever_it_answers_succeeds_every_time():
     gateway = ScriptedGateway(
         lambda r: (None, ()) if int(r.hash[:8], 16) % 3 == 0 else ("F", one_hot(r.options, "F"))
     )
-    cfg = ConventionsConfig(model=("fake/model",), members=(6,), runs=2, horizon=10)
+    cfg = ConventionsConfig(populations=("fake/model",), sizes=(6,), runs=2, horizon=10)
     study = ConventionsStudy(cfg)
     decisions = unit_decisions(study, gateway)
     games = decisions[decisions.part == "game"]

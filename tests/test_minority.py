@@ -31,7 +31,7 @@ def echo(request):
 def test_study_registered_and_passes_the_conformance_check():
     assert get_study("minority") is MinorityStudy and "minority" in STUDIES
     cfg = MinorityConfig(
-        model=("rule:naming_game", "rule:memory"),
+        populations=("rule:naming_game", "rule:memory"),
         members=12,
         committed=(0.0, 0.25),
         runs=2,
@@ -41,7 +41,7 @@ def test_study_registered_and_passes_the_conformance_check():
 
 
 def test_establishment_then_committed_members_always_give_the_alternative():
-    cfg = MinorityConfig(model=NG, members=20, committed=(0.1, 0.3), runs=1, horizon=5)
+    cfg = MinorityConfig(populations=NG, members=20, committed=(0.1, 0.3), runs=1, horizon=5)
     study = MinorityStudy(cfg, seed=1)
     result = study.run()
     df = result.decisions
@@ -61,7 +61,7 @@ def test_establishment_then_committed_members_always_give_the_alternative():
 
 
 def test_no_minority_no_takeover_large_minority_takes_over():
-    cfg = MinorityConfig(model=NG, members=24, committed=(0.0, 0.4), runs=3, horizon=30)
+    cfg = MinorityConfig(populations=NG, members=24, committed=(0.0, 0.4), runs=3, horizon=30)
     summary = MinorityStudy(cfg, seed=2).run().summary.set_index("committed")
     assert summary.loc[0.0, "takeovers"] == 0 and summary.loc[0.0, "alt_share"] == 0
     assert summary.loc[0.4, "takeovers"] == 3 and summary.loc[0.4, "alt_share"] == 1.0
@@ -73,7 +73,7 @@ def test_naming_game_critical_mass_is_near_xie_et_al():
     # Xie et al. 2011: about 10% for the binary-agreement naming game (large N). With
     # N=24, 8 runs and 30 rounds the estimate lands within a few members of it.
     cfg = MinorityConfig(
-        model=NG, members=24, committed=(0.0, 0.05, 0.1, 0.15, 0.2, 0.3), runs=8, horizon=30
+        populations=NG, members=24, committed=(0.0, 0.05, 0.1, 0.15, 0.2, 0.3), runs=8, horizon=30
     )
     study = MinorityStudy(cfg, seed=2011)
     result = study.run()
@@ -88,7 +88,7 @@ def test_naming_game_critical_mass_is_near_xie_et_al():
 
 def test_llm_members_remember_the_scripted_convention():
     cfg = MinorityConfig(
-        model=("fake/model",),
+        populations=("fake/model",),
         members=8,
         committed=(0.5,),
         runs=1,
@@ -115,18 +115,18 @@ def test_critical_mass_interpolates_the_first_crossing():
 
 def test_config_validation():
     with pytest.raises(ConfigError, match="establish"):
-        MinorityConfig(model=NG, memory=8, establish=5)
+        MinorityConfig(populations=NG, memory=8, establish=5)
     with pytest.raises(ConfigError, match="convention"):
-        MinorityConfig(model=NG, convention=("Q",))
+        MinorityConfig(populations=NG, convention=("Q",))
     with pytest.raises(ConfigError, match="committed fractions"):
-        MinorityConfig(model=NG, committed=(1.2,))
-    cfg = MinorityConfig(model="rule:memory", committed="0,0.25", convention="F,J", names=2)
+        MinorityConfig(populations=NG, committed=(1.2,))
+    cfg = MinorityConfig(populations="rule:memory", committed="0,0.25", convention="F,J", names=2)
     assert cfg.committed == (0.0, 0.25) and [cfg.alternative(c) for c in "FJ"] == ["J", "F"]
     assert [c["committed_members"] for c in cfg.conditions()] == [0, 6, 0, 6]
 
 
 def test_same_seed_same_tables():
-    cfg = MinorityConfig(model=NG, members=12, committed=(0.0, 0.3), runs=2, horizon=8)
+    cfg = MinorityConfig(populations=NG, members=12, committed=(0.0, 0.3), runs=2, horizon=8)
     a, b = MinorityStudy(cfg, seed=5).run(), MinorityStudy(cfg, seed=5).run()
     pd.testing.assert_frame_equal(a.summary, b.summary)
 
@@ -140,7 +140,7 @@ def unit_decisions(study, gateway=None, seed=2):
     return pd.concat([study._run_unit(u, gateway, "test") for u in units], ignore_index=True)
 
 
-LLM = dict(model=("fake/model",), members=8, runs=2, horizon=4, memory=3, establish=3)
+LLM = dict(populations=("fake/model",), members=8, runs=2, horizon=4, memory=3, establish=3)
 
 
 def test_members_whose_answers_are_all_invalid_are_not_still_on_the_convention():

@@ -29,7 +29,8 @@ convention on random networks and under homogeneous mixing but stayed fragmented
 on a spatial lattice): ``complete`` (homogeneous mixing), ``ring`` (a ring lattice, each
 member linked to its ``degree`` nearest neighbours), ``random`` (a connected random
 ``degree``-regular graph), or any kind of :data:`~workbench.society.TOPOLOGIES` with its
-default parameters.
+default parameters. The game itself (task, networks, play loop, measures) is the kit
+:mod:`workbench.society.coordination`; this module composes it.
 
 Measures, per population, network and size:
 
@@ -38,7 +39,8 @@ Measures, per population, network and size:
   interactions before that successful streak began (``t_conv - 3``), which for the
   naming game tracks its classic convergence time;
 - **success rate** and the **share of the population on the dominant name** over time
-  (:func:`timeline`); a member is on the name it last gave;
+  (:func:`~workbench.society.coordination.timeline`); a member is on the name it last
+  gave;
 - the **winning name** of each run beside every persona's **isolated prior**: the same
   prompt with no history, asked of one member alone, once with the names in each cyclic
   order; the prior is the probability of choosing each name at the population's
@@ -67,184 +69,41 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
+from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
-from workbench.society import (
-    TOPOLOGIES,
-    Observation,
-    Round,
-    Situation,
-    Society,
-    Task,
-    Topology,
-    make_person,
-    resolve_persona,
+from workbench.society import Situation, Society, make_person, resolve_persona
+from workbench.society.checks import MAX_MEMBERS, check_rows, number, whole_list
+from workbench.society.coordination import (
+    check_game_network,
+    check_game_population,
+    collective_bias,
+    coordination_game,
+    game_network,
+    game_situation,
+    is_lean,
+    isolated_priors,
+    name_pool,
+    per_round,
+    play,
+    population,
+    prior_game,
+    run_outcomes,
+    timeline,
 )
-from workbench.society.checks import (
-    MAX_MEMBERS,
-    MAX_ROWS,
-    MAX_TEMPERATURE,
-    MAX_WINDOW,
-    ROWS_WHY,
-    check_network,
-    check_rows,
-    number,
-    whole,
-    whole_list,
-)
-from workbench.society.games import MemoryMajority, NamingGame  # noqa: F401  (registers rules)
-from workbench.society.situation import norm_text
-from workbench.society.task import chat
-from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
+from workbench.studies import Study, StudyResult, Unit, unit_seed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from workbench.llm import Gateway
 
-__all__ = [
-    "NAME_POOL",
-    "NAMING_GAME_MEMORY",
-    "CoordinationGame",
-    "ConventionsConfig",
-    "ConventionsStudy",
-    "convergence",
-    "coordination_game",
-    "interactions",
-    "name_pool",
-    "network",
-    "per_round",
-    "play",
-    "run_outcomes",
-    "timeline",
-]
+__all__ = ["ConventionsConfig", "ConventionsStudy"]
 
-#: Letters used as names, in pool order: W names are the first W (F and J first, as the
-#: two response keys of many psychology experiments). Larger pools (rule populations
-#: only) use ``n1``, ``n2``, ...
-NAME_POOL = "FJKMPQVWXZBCDGHLNRSTAEIOUY"
-#: Payoffs of Ashery et al. [1]_.
-REWARD, PENALTY = 100, -50
-#: Memory window of naming-game members: their inventory is rebuilt from every
-#: interaction since their last success, so the window must never bind.
-NAMING_GAME_MEMORY = 1_000_000
-#: Population rounds of successful interactions that mark convergence (3N interactions).
-STREAK_ROUNDS = 3
-#: Network kinds built by this study (besides :data:`~workbench.society.TOPOLOGIES`).
-NETWORKS = ("complete", "ring", "random")
-#: Largest name pool: every rule decision builds one probability per name.
-MAX_NAMES = 10_000
 _MEMBERS_WHY = " members a society can hold in memory (each answers every round)"
-
-
-def name_pool(w: int) -> tuple[str, ...]:
-    """The ``w`` names of a pool: single letters up to 26, else ``n1`` .. ``nw``."""
-    if w < 2:
-        raise ConfigError(f"a name pool needs at least 2 names, got {w}")
-    if w <= len(NAME_POOL):
-        return tuple(NAME_POOL[:w])
-    return tuple(f"n{i}" for i in range(1, w + 1))
-
-
-@dataclass(frozen=True)
-class CoordinationGame(Task):
-    """The coordination game as a task: the same round every step, a payoff prompt.
-
-    The last round repeats once the rounds run out (so a task can open with scripted
-    rounds, see :mod:`workbench.studies.minority`). The prompt (after [1]_, in the second
-    person) states the rules and the payoffs, lists the member's remembered interactions
-    (its name, the partner's name, the payoff), oldest first, and asks for one name; the
-    names are listed in ``observation.listed`` order, shuffled per prompt when the
-    situation shuffles. Rounds are not numbered, so the prompt depends only on the
-    remembered interactions and the name order: identical prompts recur (and are answered
-    once, from the cassette) once a population has settled.
-
-    Parameters
-    ----------
-    rounds, name, preamble
-        As :class:`~workbench.society.Task`.
-    reward, penalty : int
-        Points each partner gets on a match and on a mismatch.
-    """
-
-    reward: int = REWARD
-    penalty: int = PENALTY
-
-    def round(self, step: int) -> Round:
-        return self.rounds[min(max(step, 1), len(self.rounds)) - 1]
-
-    def payoff(self, choice: str | None, other: str | None) -> int:
-        """Points for answering ``choice`` to a partner answering ``other``."""
-        matched = choice is not None and choice == other
-        return self.reward if matched else self.penalty
-
-    def messages(self, observation: Observation, persona: str = "", norm: str = "") -> list[dict]:
-        names = observation.listed
-        listed = ", ".join(names[:-1]) + " or " + names[-1]
-        unit = "one letter" if all(len(n) == 1 for n in names) else "one name"
-        parts = [
-            "You are playing a game, round after round. In every round you are paired "
-            "with a partner, and you and your partner each pick a name from this list: "
-            f"{', '.join(names)}. You cannot talk to each other.",
-            f"If you both pick the same name, you each win {self.reward} points. If you "
-            f"pick different names, you each lose {-self.penalty} points. Your goal is "
-            "to win as many points as you can.",
-        ]
-        if observation.memory:
-            lines = []
-            for r in observation.memory:
-                points = self.payoff(r.choice, r.other)
-                lines.append(
-                    f"- you picked {r.choice or 'nothing'}, your partner picked "
-                    f"{r.other or 'nothing'} ({points:+d} points)"
-                )
-            parts.append(
-                f"Your last {len(lines)} rounds, oldest first:\n" + "\n".join(lines)
-                if len(lines) > 1
-                else "Your last round:\n" + lines[0]
-            )
-        else:
-            parts.append("This is your first round: you have no history yet.")
-        if self.preamble:
-            parts.insert(0, self.preamble)
-        parts.append(f"Which name do you pick this round? Answer with {unit}: {listed}.")
-        return chat(persona, norm, parts)
-
-
-def coordination_game(names: tuple[str, ...], phases: tuple[str, ...] = ("game",)) -> Task:
-    """A :class:`CoordinationGame` over ``names``, one round per phase (the last repeats).
-
-    Each round's ``info`` holds its ``phase``, copied into every result row.
-    """
-    rounds = tuple(Round("Pick a name.", names, info={"phase": p}) for p in phases)
-    return CoordinationGame(rounds, name="coordination")
-
-
-def network(kind: str, n: int, degree: int, seed: int) -> nx.Graph | Topology:
-    """The network of a population of ``n``.
-
-    ``"ring"``: ring lattice, each member linked to its ``degree`` nearest neighbours;
-    ``"random"``: a connected random ``degree``-regular graph (the same degree as the
-    ring, as in [3]_); ``"complete"`` and the other kinds of
-    :data:`~workbench.society.TOPOLOGIES` with their default parameters.
-    """
-    if kind in ("ring", "random") and n > 2:
-        d = min(degree, n - 1 - (n - 1) % 2) if kind == "ring" else min(degree, n - 1)
-        if kind == "ring":
-            return nx.watts_strogatz_graph(n, max(d, 2), 0.0)
-        if (n * d) % 2:
-            d -= 1
-        rng = np.random.default_rng(seed)
-        for _ in range(100):
-            graph = nx.random_regular_graph(d, n, seed=int(rng.integers(2**32)))
-            if nx.is_connected(graph):
-                return graph
-        raise ConfigError(f"no connected random {d}-regular graph on {n} nodes")
-    return Topology("complete" if kind in ("ring", "random") else kind)
 
 
 @dataclass(frozen=True)
@@ -253,16 +112,16 @@ class ConventionsConfig:
 
     Parameters
     ----------
-    model : tuple of str
+    populations : tuple of str
         The populations to run, side by side: litellm model strings (LLM populations) or
         the rule specs ``rule:naming_game`` and ``rule:memory``.
-    members : tuple of int
+    sizes : tuple of int
         Population sizes N.
     names : int
         Size W of the name pool (2 and 10 as in [1]_; LLM populations at most 26).
     memory : int
         Interactions k each member remembers (its prompt holds them).
-    topology : tuple of str
+    topologies : tuple of str
         Networks: ``complete``, ``ring``, ``random`` or another topology kind.
     degree : int
         Neighbours of each member on the ``ring`` and ``random`` networks.
@@ -273,7 +132,7 @@ class ConventionsConfig:
         converged.
     temperature : float
         Sampling temperature of LLM members (0.5 in [1]_).
-    persona : tuple of str
+    personas : tuple of str
         Personas of LLM members, assigned in turn (member i gets persona i mod count).
     persona_file : str or None
         A JSON file of extra personas.
@@ -281,153 +140,60 @@ class ConventionsConfig:
         A norm preset or sentence shown to LLM members.
     """
 
-    model: tuple[str, ...] = field(
-        default=(DEFAULT_MODEL,),
-        metadata={"help": "populations: model strings or rule:naming_game, rule:memory"},
+    populations: tuple[str, ...] = config.populations(
+        (DEFAULT_MODEL,), "populations: model strings or rule:naming_game, rule:memory"
     )
-    members: tuple[int, ...] = field(default=(24,), metadata={"help": "population sizes N"})
+    sizes: tuple[int, ...] = config.factor((24,), "population sizes N")
     names: int = field(default=2, metadata={"help": "size W of the name pool (2 or 10)"})
-    memory: int = field(default=5, metadata={"help": "interactions each member remembers"})
-    topology: tuple[str, ...] = field(
-        default=("complete",), metadata={"help": "networks: complete, ring, random, ..."}
+    memory: int = config.memory(5, "interactions each member remembers")
+    topologies: tuple[str, ...] = config.topologies(
+        ("complete",), "networks: complete, ring, random, ..."
     )
     degree: int = field(default=4, metadata={"help": "degree of the ring and random networks"})
-    runs: int = field(default=3, metadata={"help": "populations per condition"})
+    runs: int = config.count(3, "populations per condition")
     horizon: float = field(default=30.0, metadata={"help": "most population rounds per run"})
-    temperature: float = field(default=0.5, metadata={"help": "sampling temperature of LLMs"})
-    persona: tuple[str, ...] = field(
-        default=("none",), metadata={"help": "personas of LLM members, assigned in turn"}
+    temperature: float = config.temperature(0.5, "sampling temperature of LLMs")
+    personas: tuple[str, ...] = config.personas(
+        ("none",), "personas of LLM members, assigned in turn"
     )
-    persona_file: str | None = field(default=None, metadata={"help": "JSON file of personas"})
-    norm: str = field(default="none", metadata={"help": "norm preset or sentence"})
+    persona_file: str | None = config.persona_file()
+    norm: str = config.norm("none")
 
     def __post_init__(self) -> None:
-        normalise_lists(self, model=str, topology=str, persona=str)
-        whole_list(self, "members", None, MAX_MEMBERS, _MEMBERS_WHY)
-        if not self.model or not self.members or not self.topology or not self.persona:
-            raise ConfigError("give at least one model, size, topology and persona")
-        check_game_population(self)
-        if any(n < 2 for n in self.members):
-            raise ConfigError(f"populations need at least 2 members, got {self.members}")
-        for kind in self.topology:
-            if kind not in NETWORKS and kind not in TOPOLOGIES:
-                raise ConfigError(
-                    f"unknown topology {kind!r}; choose one of "
-                    f"{', '.join(dict.fromkeys([*NETWORKS, *TOPOLOGIES]))}"
-                )
-        whole(self, "runs", 1, MAX_ROWS, ROWS_WHY)
+        config.normalise(self)
+        whole_list(self, "sizes", None, MAX_MEMBERS, _MEMBERS_WHY)
+        for persona in self.personas:
+            resolve_persona(persona, self.persona_file)
+        check_game_population(self.populations, self.names, self.memory, self.degree)
+        if any(n < 2 for n in self.sizes):
+            raise ConfigError(f"populations need at least 2 members, got {self.sizes}")
         number(self, "horizon", 0.0, open_low=True)
         # a run plays at most ceil(horizon x N) interactions of two rows, plus one step's
         # overshoot (N rows); the priors ask each persona once per name order
-        cells = self.runs * len(self.model) * len(self.topology)
-        per_horizon = 2 * cells * sum(self.members)
+        cells = self.runs * len(self.populations) * len(self.topologies)
+        per_horizon = 2 * cells * sum(self.sizes)
         fixed = (
-            cells * sum(2 + n for n in self.members)
-            + len(self.model) * len(self.persona) * self.names
+            cells * sum(2 + n for n in self.sizes)
+            + len(self.populations) * len(self.personas) * self.names
         )
         check_rows(
             fixed + per_horizon * self.horizon,
-            "2 x --horizon x --members x --runs x models x topologies",
-            "--horizon, --runs or --members",
+            "2 x --horizon x --sizes x --runs x populations x topologies",
+            "--horizon, --runs or --sizes",
             most=("horizon", per_horizon, fixed),
         )
-        for kind in self.topology:
-            for n in self.members:
+        for kind in self.topologies:
+            for n in self.sizes:
                 check_game_network(kind, n, self.degree)
 
     def conditions(self) -> list[dict[str, Any]]:
         """Every game condition, in result order: population, then topology, then size."""
         return [
             {"population": m, "topology": t, "members": n, "part": "game"}
-            for m in self.model
-            for t in self.topology
-            for n in self.members
+            for m in self.populations
+            for t in self.topologies
+            for n in self.sizes
         ]
-
-
-def check_game_population(cfg: Any) -> tuple[str, ...]:
-    """Check the fields a coordination-game config shares; return its name pool.
-
-    Used by :class:`ConventionsConfig` and the committed-minority config: every persona
-    resolves, every model makes a person, LLM populations fit the letter names, memory and
-    network degree are usable whole numbers, the temperature is finite, the norm is known.
-    """
-    whole(cfg, "names", None, MAX_NAMES, " names a run can offer (one probability each)")
-    whole(cfg, "memory", None, MAX_WINDOW, " interactions a member can remember")
-    whole(cfg, "degree", None, MAX_MEMBERS, " neighbours a member can have")
-    number(cfg, "temperature", 0.0, MAX_TEMPERATURE)
-    for persona in cfg.persona:
-        resolve_persona(persona, cfg.persona_file)
-    for model in cfg.model:
-        make_person(model, temperature=cfg.temperature)
-    pool = name_pool(cfg.names)
-    if any(not m.startswith("rule:") for m in cfg.model) and cfg.names > len(NAME_POOL):
-        raise ConfigError(f"LLM populations need at most {len(NAME_POOL)} names")
-    if cfg.memory < 1:
-        raise ConfigError(f"memory must be at least 1 interaction, got {cfg.memory}")
-    if cfg.degree < 2:
-        raise ConfigError(f"degree must be at least 2, got {cfg.degree}")
-    norm_text(cfg.norm)
-    return pool
-
-
-def check_game_network(kind: str, n: int, degree: int) -> None:
-    """Reject a population of ``n`` whose network (see :func:`network`) would not fit in memory."""
-    if kind in ("ring", "random"):
-        check_network(kind, n, k=degree)
-    else:  # the other kinds with their default parameters
-        defaults = Topology(kind)
-        check_network(kind, n, k=defaults.k, p=defaults.p, m=defaults.m)
-
-
-def _persons(model: str, n: int, cfg: Any) -> list:
-    return [
-        make_person(
-            model,
-            cfg.persona[i % len(cfg.persona)],
-            temperature=cfg.temperature,
-            persona_file=cfg.persona_file,
-        )
-        for i in range(n)
-    ]
-
-
-def _situation(model: str, graph: Any, cfg: Any, names: int) -> tuple[Situation, bool]:
-    naming = model.startswith("rule:naming_game")
-    situation = Situation(
-        norm=cfg.norm,
-        topology=graph,
-        memory=NAMING_GAME_MEMORY if naming else cfg.memory,
-        schedule="speaker_hearer" if naming else "pairwise",
-        shuffle=True,
-    )
-    return situation, names > len(NAME_POOL)
-
-
-def play(society: Society, max_interactions: int, on: str | None = None) -> int:
-    """Step ``society`` until it has converged or played ``max_interactions``.
-
-    Converged: the last 3N interactions all succeeded (on the name ``on``, when given);
-    an interaction with an invalid answer neither extends nor breaks the streak, as in
-    :func:`convergence`. Returns the number of interactions played in this call. It
-    reads the decisions table's raw columns, so checking costs O(new rows) per step.
-    """
-    need = STREAK_ROUNDS * len(society.members)
-    table = society.datacollector.tables["decisions"]
-    choices, valid = table["choice"], table["valid"]
-    seen = start = len(choices)
-    streak = 0
-    while (seen - start) // 2 < max_interactions and streak < need:
-        society.step()
-        if len(choices) == seen:
-            break  # nobody could be matched
-        for i in range(seen, len(choices), 2):
-            if not (valid[i] and valid[i + 1]):
-                continue  # no evidence either way
-            ok = choices[i] == choices[i + 1] and (on is None or choices[i] == on)
-            streak = streak + 1 if ok else 0
-        seen = len(choices)
-    return (seen - start) // 2
 
 
 class ConventionsStudy(Study):
@@ -442,7 +208,7 @@ class ConventionsStudy(Study):
 
     Examples
     --------
-    >>> cfg = ConventionsConfig(model=("rule:naming_game", "rule:memory"), runs=4)
+    >>> cfg = ConventionsConfig(populations=("rule:naming_game", "rule:memory"), runs=4)
     >>> result = ConventionsStudy(cfg, seed=1).run()
     >>> ConventionsStudy(cfg).table(result.summary)  # doctest: +SKIP
     """
@@ -464,13 +230,13 @@ class ConventionsStudy(Study):
                 j,
                 unit_seed(seed, 1, j),
             )
-            for m in cfg.model
-            for j in range(len(cfg.persona))
+            for m in cfg.populations
+            for j in range(len(cfg.personas))
         ]
         return [Unit(i, c, r, s) for i, (c, r, s) in enumerate(games + priors)]
 
     def models(self) -> list[str]:
-        return list(self.config.model)
+        return list(self.config.populations)
 
     def build(self, unit: Unit, gateway: Gateway | None = None, run_id: str = "") -> Society:
         """The society of one unit: a population on its network, or one member alone."""
@@ -480,20 +246,14 @@ class ConventionsStudy(Study):
         if cond["part"] == "prior":
             person = make_person(
                 model,
-                cfg.persona[unit.replicate],
+                cfg.personas[unit.replicate],
                 temperature=cfg.temperature,
                 persona_file=cfg.persona_file,
             )
             # LLMs are asked once per cyclic order of the names; rules ignore the order
-            rotations = len(names) if not person.is_rule else 1
-            orders = [names[i:] + names[:i] for i in range(rotations)]
-            task = CoordinationGame(
-                tuple(Round("Pick a name.", o, info={"phase": "prior"}) for o in orders),
-                name="coordination",
-            )
             return Society(
                 [person],
-                task,
+                prior_game(names, rotate=not person.is_rule),
                 Situation(norm=cfg.norm, memory=0, schedule="synchronous"),
                 seed=unit.seed,
                 gateway=gateway,
@@ -502,21 +262,24 @@ class ConventionsStudy(Study):
                 run_id=run_id,
             )
         n = cond["members"]
-        graph = network(cond["topology"], n, cfg.degree, unit_seed(unit.seed, 7))
-        situation, lean = _situation(model, graph, cfg, cfg.names)
+        graph = game_network(cond["topology"], n, cfg.degree, unit_seed(unit.seed, 7))
+        persons = population(
+            model, n, cfg.personas, temperature=cfg.temperature, persona_file=cfg.persona_file
+        )
         return Society(
-            _persons(model, n, cfg),
+            persons,
             coordination_game(names),
-            situation,
+            game_situation(model, graph, norm=cfg.norm, memory=cfg.memory),
             seed=unit.seed,
             gateway=gateway,
             conditions={**cond, "run": unit.replicate},
             run_id=run_id,
-            lean=lean,
+            lean=is_lean(cfg.names),
         )
 
-    def _run_unit(self, unit: Unit, gateway: Gateway | None, run_id: str) -> pd.DataFrame:
-        society = self.build(unit, gateway, run_id)
+    def play(self, society: Society, unit: Unit) -> pd.DataFrame:
+        """A prior unit answers its rounds; a population plays until it has converged or
+        reached the horizon (:func:`~workbench.society.coordination.play`)."""
         if unit.conditions["part"] == "prior":
             return society.run()
         n = unit.conditions["members"]
@@ -601,29 +364,7 @@ class ConventionsStudy(Study):
             model's probability before temperature).
         """
         rows = decisions[(decisions.part == "prior") & decisions.valid.astype(bool)]
-        t = self.config.temperature
-        out = []
-        for (population, persona), group in rows.groupby(["population", "persona"], sort=False):
-            raw: dict[str, list[float]] = {}
-            tempered: dict[str, list[float]] = {}
-            for options, probabilities in zip(group.options, group.probabilities, strict=True):
-                p = np.asarray(probabilities, dtype=float)
-                q = _temper(p, t)
-                for o, x, y in zip(options, p, q, strict=True):
-                    raw.setdefault(o, []).append(float(x))
-                    tempered.setdefault(o, []).append(float(y))
-            for name in name_pool(self.config.names):
-                if name in raw:
-                    out.append(
-                        {
-                            "population": population,
-                            "persona": persona,
-                            "name": name,
-                            "prior": float(np.mean(tempered[name])),
-                            "raw": float(np.mean(raw[name])),
-                        }
-                    )
-        return pd.DataFrame(out, columns=["population", "persona", "name", "prior", "raw"])
+        return isolated_priors(rows, name_pool(self.config.names), self.config.temperature)
 
     def bias(self, result: StudyResult) -> pd.DataFrame:
         """Collective bias: how often each name won, beside each persona's isolated prior.
@@ -637,22 +378,7 @@ class ConventionsStudy(Study):
         """
         per_run = run_outcomes(result.decisions[result.decisions.part == "game"])
         priors = self.priors(result.decisions)
-        out = []
-        for population, runs in per_run.groupby("population", sort=False):
-            done = runs[runs.converged] if runs.converged.any() else runs[runs.measured]
-            for name in name_pool(self.config.names):
-                p = priors[(priors.population == population) & (priors.name == name)]
-                row = {
-                    "population": population,
-                    "name": name,
-                    "won": float((done.winner == name).mean()) if len(done) else np.nan,
-                    "runs": len(done),
-                    "prior": float(p.prior.mean()) if len(p) else np.nan,
-                }
-                for persona, x in zip(p.persona, p.prior, strict=True):
-                    row[f"prior: {persona}"] = x
-                out.append(row)
-        return pd.DataFrame(out)
+        return collective_bias(per_run, priors, name_pool(self.config.names))
 
     def reference(self) -> pd.DataFrame:
         """Published results on convention emergence (REFERENCES.md).
@@ -769,263 +495,20 @@ class ConventionsStudy(Study):
         return fig
 
 
-def per_round(
-    lines: pd.DataFrame, horizon: float, columns: dict[str, str] | None = None
-) -> pd.DataFrame:
-    """:func:`timeline` on a grid of whole population rounds, each run carried to the end.
-
-    Per run and population round ``1 .. ceil(horizon)``: each of ``columns`` aggregated
-    over the round's steps (default: the mean ``success`` and the ``dominant_share`` at
-    the round's end); a run that stopped (converged) keeps its last values, so averages
-    over runs do not drop converged runs.
-    """
-    columns = columns or {"success": "mean", "dominant_share": "last"}
-    keys = _unit_keys(lines)
-    lines = lines.assign(round=np.ceil(lines.rounds - 1e-9).clip(lower=1).astype(int))
-    grid = np.arange(1, int(np.ceil(horizon)) + 1)
-    frames = []
-    for key, unit in lines.groupby(keys, sort=False):
-        rounds = unit.groupby("round").agg(**{c: (c, how) for c, how in columns.items()})
-        rounds = rounds.reindex(grid).ffill()
-        rounds = rounds[rounds.index >= rounds.first_valid_index()] if len(rounds) else rounds
-        frame = rounds.reset_index(names="round")
-        for k, v in zip(keys, key, strict=True):
-            frame[k] = v
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=[*keys, "round", *columns])
-    return pd.concat(frames, ignore_index=True)
-
-
-def _temper(p: np.ndarray, t: float) -> np.ndarray:
-    if p.sum() <= 0:
-        return p
-    if t <= 0:
-        q = (p == p.max()).astype(float)
-        return q / q.sum()
-    q = p ** (1.0 / t)
-    return q / q.sum()
-
-
 def _short(model: str) -> str:
     return model.removeprefix("rule:").split("/")[-1]
 
 
 def _condition_label(frame: pd.DataFrame, cfg: Any) -> pd.Series:
     parts = [frame.population.map(_short)]
-    if len(cfg.topology) > 1:
+    if len(cfg.topologies) > 1:
         parts.append(frame.topology)
-    if len(cfg.members) > 1:
+    if len(cfg.sizes) > 1:
         parts.append("N=" + frame.members.astype(str))
     label = parts[0]
     for p in parts[1:]:
         label = label + ", " + p
     return label
-
-
-# -- tidy measures -----------------------------------------------------------------------
-
-UNIT_KEYS = ["population", "topology", "members", "run"]
-
-
-#: Condition columns of the committed-minority study, kept when present.
-MINORITY_KEYS = ["convention", "alternative", "committed", "committed_members"]
-
-
-def _unit_keys(frame: pd.DataFrame) -> list[str]:
-    return [k for k in [*UNIT_KEYS, *MINORITY_KEYS] if k in frame]
-
-
-def interactions(decisions: pd.DataFrame) -> pd.DataFrame:
-    """One row per interaction of the game rows of a decisions table.
-
-    Pairs are consecutive rows (first partner, then second) in every unit. Columns: the
-    unit keys (``population``, ``topology``, ``members``, ``run``, plus the minority
-    study's ``convention``, ``alternative``, ``committed``, ``committed_members`` when
-    present), ``step``, ``phase``, ``a``, ``b`` (member ids),
-    ``choice_a``, ``choice_b``, ``role_a``, ``role_b``, ``valid`` (both answers were
-    valid), ``success`` (1.0 when they matched, 0.0 when not, NaN when either answer was
-    invalid, so that ``success.mean()`` is the success rate of the readable
-    interactions), ``index`` (1-based interaction count within the unit, invalid
-    interactions included: they took their time) and ``rounds`` (``index / members``).
-
-    Raises
-    ------
-    ValueError
-        When the rows are not in partner pairs.
-    """
-    keys = _unit_keys(decisions)
-    first, second = decisions.iloc[0::2], decisions.iloc[1::2]
-    if len(first) != len(second) or not np.array_equal(
-        first.partner.to_numpy(dtype=float), second.member.to_numpy(dtype=float)
-    ):
-        raise ValueError("decisions rows are not in interaction pairs")
-    frame = first[[*keys, "step"]].reset_index(drop=True)
-    if "phase" in decisions:
-        frame["phase"] = first.phase.to_numpy(dtype=object)
-    frame["a"] = first.member.to_numpy()
-    frame["b"] = second.member.to_numpy()
-    choice_a = first.choice.to_numpy(dtype=object)
-    choice_b = second.choice.to_numpy(dtype=object)
-    frame["choice_a"], frame["choice_b"] = choice_a, choice_b
-    frame["role_a"] = first.role.to_numpy(dtype=object)
-    frame["role_b"] = second.role.to_numpy(dtype=object)
-    ok = first.valid.to_numpy(dtype=bool) & second.valid.to_numpy(dtype=bool)
-    frame["valid"] = ok
-    frame["success"] = np.where(ok, (choice_a == choice_b).astype(float), np.nan)
-    frame["index"] = frame.groupby(keys, sort=False).cumcount().to_numpy() + 1
-    frame["rounds"] = frame["index"] / frame.members.to_numpy(dtype=float)
-    return frame
-
-
-def convergence(success: np.ndarray, n: int) -> tuple[float, float]:
-    """``(t_conv, settled)`` in interactions, NaN when the run never converged.
-
-    ``t_conv`` is the first interaction at which the last ``3 n`` interactions all
-    succeeded; ``settled`` is the number of interactions before that streak began
-    (``t_conv - 3 n``). Interactions whose success is NaN (an invalid answer) neither
-    extend nor break a streak: they count as time, not as evidence.
-    """
-    need = STREAK_ROUNDS * n
-    streak = began = 0
-    for i, ok in enumerate(np.asarray(success, dtype=float), 1):
-        if np.isnan(ok):
-            continue
-        if not ok:
-            streak = 0
-            continue
-        if not streak:
-            began = i
-        streak += 1
-        if streak >= need:
-            return float(i), float(began - 1)
-    return np.nan, np.nan
-
-
-def _dominance(choices: dict, n: int) -> tuple[str | None, float]:
-    """The most common name of ``choices`` and its share of ``n`` (NaN when ``n`` is 0)."""
-    if not n:
-        return None, np.nan
-    if not choices:
-        return None, 0.0
-    counts: dict[str, int] = {}
-    for c in choices.values():
-        counts[c] = counts.get(c, 0) + 1
-    name = max(counts, key=lambda c: (counts[c], c))
-    return name, counts[name] / n
-
-
-def _nanmean(x: np.ndarray) -> float:
-    """The mean of the non-NaN values, NaN when there are none (no warning)."""
-    x = np.asarray(x, dtype=float)
-    x = x[~np.isnan(x)]
-    return float(x.mean()) if len(x) else np.nan
-
-
-def timeline(decisions: pd.DataFrame) -> pd.DataFrame:
-    """Per unit and step: success rate, dominant name and its share of the population.
-
-    A member is on the name it last gave validly (members yet to play are on none);
-    ties between names go to the later name in alphabetical order. Invalid answers are
-    left out: ``success`` is over the step's interactions with two valid answers, and a
-    member who has played but never validly is of unknown name, left out of
-    ``dominant_share``'s denominator. With nothing valid, both are NaN.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Unit keys, ``step``, ``interactions`` (so far), ``rounds`` (interactions / N),
-        ``success`` (share of the step's valid interactions that succeeded),
-        ``dominant``, ``dominant_share``.
-    """
-    keys = _unit_keys(decisions)
-    pairs = interactions(decisions)
-    rows = []
-    unit_ids = pairs.groupby(keys, sort=False).ngroup().to_numpy()
-    steps = pairs.step.to_numpy()
-    success = pairs.success.to_numpy()
-    a, b = pairs.a.to_numpy(), pairs.b.to_numpy()
-    ca, cb = pairs.choice_a.to_numpy(), pairs.choice_b.to_numpy()
-    members = pairs.members.to_numpy()
-    key_values = pairs[keys].to_numpy(dtype=object)
-    i = 0
-    while i < len(pairs):
-        unit, latest, played, total = unit_ids[i], {}, set(), 0
-        while i < len(pairs) and unit_ids[i] == unit:
-            step, j = steps[i], i
-            while j < len(pairs) and unit_ids[j] == unit and steps[j] == step:
-                for member, choice in ((a[j], ca[j]), (b[j], cb[j])):
-                    played.add(member)
-                    if isinstance(choice, str):
-                        latest[member] = choice
-                j += 1
-            total += j - i
-            unknown = len(played) - len(latest)  # played, but never validly
-            name, share = _dominance(latest, int(members[i]) - unknown)
-            rows.append(
-                (
-                    *key_values[i],
-                    int(step),
-                    total,
-                    total / members[i],
-                    _nanmean(success[i:j]),
-                    name,
-                    share,
-                )
-            )
-            i = j
-    columns = [*keys, "step", "interactions", "rounds", "success", "dominant", "dominant_share"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def run_outcomes(games: pd.DataFrame) -> pd.DataFrame:
-    """Per run: convergence time, final success rate, final dominant name and share.
-
-    Invalid answers are left out as in :func:`timeline` and :func:`convergence`: a run
-    without a single interaction of two valid answers is not ``measured`` and has NaN
-    ``success`` and ``dominant_share`` and no ``winner`` (it cannot converge either).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Unit keys, ``interactions``, ``invalid`` (invalid answers), ``measured``,
-        ``converged``, ``rounds`` (``t_conv / N``), ``settled`` (rounds before the
-        final streak), ``success`` (success rate of the valid interactions of the last
-        population round), ``winner`` (the dominant name at the end),
-        ``dominant_share``.
-    """
-    keys = _unit_keys(games)
-    pairs = interactions(games)
-    invalid = (~games.valid.astype(bool)).groupby([games[k] for k in keys], sort=False).sum()
-    out = []
-    for key, unit in pairs.groupby(keys, sort=False):
-        n = int(unit.members.iloc[0])
-        success = unit.success.to_numpy()
-        t_conv, settled = convergence(success, n)
-        latest: dict = {}
-        played: set = set()
-        for m1, c1, m2, c2 in zip(unit.a, unit.choice_a, unit.b, unit.choice_b, strict=True):
-            played.update((m1, m2))
-            if isinstance(c1, str):
-                latest[m1] = c1
-            if isinstance(c2, str):
-                latest[m2] = c2
-        winner, share = _dominance(latest, n - (len(played) - len(latest)))
-        out.append(
-            {
-                **dict(zip(keys, key, strict=True)),
-                "interactions": len(unit),
-                "invalid": int(invalid.loc[key]),
-                "measured": bool(unit.valid.any()),
-                "converged": bool(np.isfinite(t_conv)),
-                "rounds": t_conv / n,
-                "settled": settled / n,
-                "success": _nanmean(success[-n:]),
-                "winner": winner,
-                "dominant_share": share,
-            }
-        )
-    return pd.DataFrame(out)
 
 
 _REFERENCES = [

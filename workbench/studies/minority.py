@@ -5,7 +5,7 @@ alternative can tip it, but only above a *critical mass*. In Centola et al.'s on
 experiment [1]_ (groups of about 20-30 people playing a naming game) the tipping point
 was about 25% of the group. In the binary-agreement naming game of Xie et al. [2]_ the
 critical fraction is about 10% (in the limit of a large population). In LLM populations
-playing the coordination game of :mod:`workbench.studies.conventions`, Ashery et al.
+playing the coordination game (:mod:`workbench.society.coordination`), Ashery et al.
 [3]_ found critical masses from 2% to 67%, depending on the model and on which name was
 established (the collective bias makes some conventions easier to overturn).
 
@@ -57,26 +57,27 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
-from workbench.society import Committed, Society, Task
+from workbench.society import Committed, Society, Task, resolve_persona
 from workbench.society.checks import MAX_MEMBERS, MAX_ROWS, ROWS_WHY, check_rows, number, whole
-from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
-from workbench.studies.conventions import (
-    _MEMBERS_WHY,
-    NETWORKS,
-    _nanmean,
-    _persons,
-    _situation,
+from workbench.society.coordination import (
     check_game_network,
     check_game_population,
     coordination_game,
+    game_network,
+    game_situation,
     interactions,
+    is_lean,
     name_pool,
-    network,
+    nanmean,
     per_round,
     play,
+    population,
+    unit_keys,
 )
+from workbench.studies import Study, StudyResult, Unit, unit_seed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -95,6 +96,9 @@ __all__ = [
 CENTOLA_2018 = 0.25
 XIE_2011 = 0.10
 ASHERY_2025 = (0.02, 0.67)
+#: The condition columns of a unit of this study (besides the coordination game's own).
+KEYS = ("population", "convention", "alternative", "committed", "committed_members", "run")
+_MEMBERS_WHY = " members a society can hold in memory (each answers every round)"
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class MinorityConfig:
 
     Parameters
     ----------
-    model : tuple of str
+    populations : tuple of str
         Populations: litellm model strings or ``rule:naming_game``, ``rule:memory``.
     members : int
         Population size N.
@@ -135,7 +139,7 @@ class MinorityConfig:
         Neighbours of each member on the ``ring`` and ``random`` networks.
     temperature : float
         Sampling temperature of LLM members.
-    persona : tuple of str
+    personas : tuple of str
         Personas of LLM members, assigned in turn.
     persona_file : str or None
         A JSON file of extra personas.
@@ -143,43 +147,41 @@ class MinorityConfig:
         A norm preset or sentence shown to LLM members.
     """
 
-    model: tuple[str, ...] = field(
-        default=(DEFAULT_MODEL,),
-        metadata={"help": "populations: model strings or rule:naming_game, rule:memory"},
+    populations: tuple[str, ...] = config.populations(
+        (DEFAULT_MODEL,), "populations: model strings or rule:naming_game, rule:memory"
     )
-    members: int = field(default=24, metadata={"help": "population size N"})
+    members: int = config.members(24, "population size N")
     names: int = field(default=2, metadata={"help": "size W of the name pool"})
-    memory: int = field(default=5, metadata={"help": "interactions each member remembers"})
-    committed: tuple[float, ...] = field(
-        default=(0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
-        metadata={"help": "committed fractions p to sweep"},
+    memory: int = config.memory(5, "interactions each member remembers")
+    committed: tuple[float, ...] = config.factor(
+        (0.0, 0.1, 0.2, 0.3, 0.4, 0.5), "committed fractions p to sweep"
     )
-    convention: tuple[str, ...] = field(
-        default=("F",), metadata={"help": "established names (alternative: the next name)"}
+    convention: tuple[str, ...] = config.factor(
+        ("F",), "established names (alternative: the next name)"
     )
     establish: int = field(
         default=5, metadata={"help": "scripted rounds on the convention (>= memory)"}
     )
-    runs: int = field(default=3, metadata={"help": "populations per condition"})
+    runs: int = config.count(3, "populations per condition")
     horizon: float = field(default=20.0, metadata={"help": "population rounds after arrival"})
     takeover: float = field(
         default=0.5, metadata={"help": "share of uncommitted on the alternative = takeover"}
     )
-    topology: str = field(default="complete", metadata={"help": "network kind"})
+    topology: str = config.topology("complete", "network: complete, ring, random, ...")
     degree: int = field(default=4, metadata={"help": "degree of the ring and random networks"})
-    temperature: float = field(default=0.5, metadata={"help": "sampling temperature of LLMs"})
-    persona: tuple[str, ...] = field(
-        default=("none",), metadata={"help": "personas of LLM members, assigned in turn"}
+    temperature: float = config.temperature(0.5, "sampling temperature of LLMs")
+    personas: tuple[str, ...] = config.personas(
+        ("none",), "personas of LLM members, assigned in turn"
     )
-    persona_file: str | None = field(default=None, metadata={"help": "JSON file of personas"})
-    norm: str = field(default="none", metadata={"help": "norm preset or sentence"})
+    persona_file: str | None = config.persona_file()
+    norm: str = config.norm("none")
 
     def __post_init__(self) -> None:
-        normalise_lists(self, model=str, committed=float, convention=str, persona=str)
-        if not self.model or not self.committed or not self.convention or not self.persona:
-            raise ConfigError("give at least one model, committed fraction, convention, persona")
+        config.normalise(self)
         whole(self, "members", None, MAX_MEMBERS, _MEMBERS_WHY)
-        pool = check_game_population(self)
+        for persona in self.personas:
+            resolve_persona(persona, self.persona_file)
+        pool = check_game_population(self.populations, self.names, self.memory, self.degree)
         for name in self.convention:
             if name not in pool:
                 raise ConfigError(f"convention {name!r} is not one of the names {pool}")
@@ -193,16 +195,12 @@ class MinorityConfig:
                 f"establish ({self.establish}) must be at least memory ({self.memory}) "
                 "rounds, so every memory holds only the convention"
             )
-        whole(self, "runs", 1, MAX_ROWS, ROWS_WHY)
         number(self, "horizon", 0.0, open_low=True)
         number(self, "takeover", 0.0, 1.0, open_low=True)
-        if self.topology not in NETWORKS:
-            from workbench.society import Topology
-
-            Topology(self.topology)
         # a run: establish steps of N rows, then at most ceil(horizon x N) interactions of
         # two rows, plus one step's overshoot (N rows)
-        n, units = self.members, len(self.model) * len(self.convention) * len(self.committed)
+        n = self.members
+        units = len(self.populations) * len(self.convention) * len(self.committed)
         per_run = n * self.establish + 2 * (self.horizon * n + 1) + n
         check_rows(
             units * self.runs * per_run,
@@ -231,7 +229,7 @@ class MinorityConfig:
                 "committed_members": int(round(p * self.members)),
                 "members": self.members,
             }
-            for m in self.model
+            for m in self.populations
             for c in self.convention
             for p in self.committed
         ]
@@ -303,7 +301,7 @@ class MinorityStudy(Study):
 
     Examples
     --------
-    >>> cfg = MinorityConfig(model=("rule:naming_game",), committed=(0.0, 0.1, 0.3), runs=4)
+    >>> cfg = MinorityConfig(populations=("rule:naming_game",), committed=(0.0, 0.1, 0.3))
     >>> result = MinorityStudy(cfg, seed=1).run()
     >>> MinorityStudy(cfg).table(result.summary)  # doctest: +SKIP
     """
@@ -322,20 +320,22 @@ class MinorityStudy(Study):
         ]
 
     def models(self) -> list[str]:
-        return list(self.config.model)
+        return list(self.config.populations)
 
     def build(self, unit: Unit, gateway: Gateway | None = None, run_id: str = "") -> Society:
         """The population of one unit, ready for its scripted rounds and the minority."""
         cfg, cond = self.config, unit.conditions
         n = cfg.members
         order = np.random.default_rng(unit_seed(unit.seed, 3)).permutation(n)
-        graph = network(cfg.topology, n, cfg.degree, unit_seed(unit.seed, 7))
-        situation, lean = _situation(cond["population"], graph, cfg, cfg.names)
+        graph = game_network(cfg.topology, n, cfg.degree, unit_seed(unit.seed, 7))
+        model = cond["population"]
         phases = ("establish",) * cfg.establish + ("minority",)
         return MinoritySociety(
-            _persons(cond["population"], n, cfg),
+            population(
+                model, n, cfg.personas, temperature=cfg.temperature, persona_file=cfg.persona_file
+            ),
             coordination_game(name_pool(cfg.names), phases),
-            situation,
+            game_situation(model, graph, norm=cfg.norm, memory=cfg.memory),
             convention=cond["convention"],
             alternative=cond["alternative"],
             committed=order[: cond["committed_members"]],
@@ -344,11 +344,12 @@ class MinorityStudy(Study):
             gateway=gateway,
             conditions={**cond, "run": unit.replicate},
             run_id=run_id,
-            lean=lean,
+            lean=is_lean(cfg.names),
         )
 
-    def _run_unit(self, unit: Unit, gateway: Gateway | None, run_id: str) -> pd.DataFrame:
-        society = self.build(unit, gateway, run_id)
+    def play(self, society: Society, unit: Unit) -> pd.DataFrame:
+        """The scripted rounds on the convention, then the game with the minority until the
+        population has converged on the alternative or reached the horizon."""
         society.run(self.config.establish)
         horizon = int(np.ceil(self.config.horizon * self.config.members))
         play(society, horizon, on=unit.conditions["alternative"])
@@ -522,10 +523,8 @@ class MinorityStudy(Study):
         ax.axvspan(*ASHERY_2025, color="0.92", zorder=0, label="Ashery 2025: 2-67% (LLMs)")
         ax.axvline(XIE_2011, color="black", linestyle=":", label="Xie 2011: 10% (naming game)")
         ax.axvline(CENTOLA_2018, color="black", linestyle="--", label="Centola 2018: 25% (humans)")
-        for (population, convention), group in summary.groupby(
-            ["population", "convention"], sort=False
-        ):
-            label = f"{_short(population)}, {convention} established"
+        for (who, convention), group in summary.groupby(["population", "convention"], sort=False):
+            label = f"{_short(who)}, {convention} established"
             ax.plot(group.fraction, group.p_takeover, marker="o", label=label)
         ax.axhline(0.5, color="0.5", lw=0.8)
         ax.set(
@@ -539,7 +538,7 @@ class MinorityStudy(Study):
         first = summary.population.iloc[0], summary.convention.iloc[0]
         lines = minority_timeline(result.decisions)
         lines = lines[(lines.population == first[0]) & (lines.convention == first[1])]
-        lines = per_round(lines, self.config.horizon, {"alt_share": "last"})
+        lines = per_round(lines, self.config.horizon, {"alt_share": "last"}, unit_keys(lines, KEYS))
         fraction = lines.committed_members / self.config.members
         lines["committed"] = (100 * fraction).round(0).astype(int).astype(str) + "%"
         order = sorted(lines.committed.unique(), key=lambda x: int(x[:-1]))
@@ -607,8 +606,8 @@ def minority_timeline(decisions: pd.DataFrame) -> pd.DataFrame:
         that succeeded), ``alt_share`` (share of the uncommitted members of known name
         whose latest valid answer is the alternative).
     """
-    keys = ["population", "convention", "alternative", "committed", "committed_members", "run"]
-    pairs = interactions(decisions)
+    keys = list(KEYS)
+    pairs = interactions(decisions, unit_keys(decisions, KEYS))
     unit_ids = pairs.groupby(keys, sort=False).ngroup().to_numpy()
     key_values = pairs[keys].to_numpy(dtype=object)
     members = pairs.members.to_numpy()
@@ -654,7 +653,7 @@ def minority_timeline(decisions: pd.DataFrame) -> pd.DataFrame:
                         int(steps[i]),
                         total,
                         total / n,
-                        _nanmean(success[i:j]),
+                        nanmean(success[i:j]),
                         on / len(uncommitted) if uncommitted else np.nan,
                     )
                 )

@@ -27,17 +27,20 @@ from workbench.society import (
     resolve_topic,
 )
 from workbench.society.checks import check_policy
-from workbench.society.opinion import LABELS, NO_TOPIC, label_of, level_of, position_of
-from workbench.studies import check_study, get_study
-from workbench.studies.polarization import (
-    PolarizationConfig,
-    PolarizationStudy,
+from workbench.society.opinion import (
+    LABELS,
+    NO_TOPIC,
     bimodality_coefficient,
     community_distance,
     initial_opinions,
+    label_of,
+    level_of,
     opinion_clusters,
     opinion_measures,
+    position_of,
 )
+from workbench.studies import check_study, get_study
+from workbench.studies.polarization import PolarizationConfig, PolarizationStudy
 
 RULES = ("rule:degroot", "rule:deffuant:0.3", "rule:hk:0.25")
 
@@ -129,7 +132,7 @@ def test_deffuant_cluster_count_is_about_floor_of_one_over_two_d():
     ds = (0.1, 0.15, 0.2, 0.25)
     config = PolarizationConfig(
         populations=tuple(f"rule:deffuant:{d}" for d in ds),
-        topology=("complete",),
+        topologies=("complete",),
         members=200,
         rounds=80,
         runs=2,
@@ -154,7 +157,7 @@ def test_deffuant_reaches_consensus_for_d_from_0_3():
     """Consensus from d = 0.3 (with 500 members the finite-size threshold is below it)."""
     config = PolarizationConfig(
         populations=("rule:deffuant:0.3",),
-        topology=("complete",),
+        topologies=("complete",),
         members=500,
         rounds=30,
         runs=2,
@@ -176,7 +179,7 @@ def test_hegselmann_krause_consensus_above_0_2_and_fragments_below():
     """
     config = PolarizationConfig(
         populations=("rule:hk:0.1", "rule:hk:0.3", "rule:hk:0.4"),
-        topology=("complete",),
+        topologies=("complete",),
         members=60,
         rounds=12,
         runs=2,
@@ -197,7 +200,7 @@ def test_hegselmann_krause_consensus_above_0_2_and_fragments_below():
 def test_degroot_converges_to_the_stationary_weighted_average(topology):
     """DeGroot 1974: consensus at pi @ x(0), pi the stationary distribution of W."""
     config = PolarizationConfig(
-        populations=("rule:degroot",), topology=(topology,), members=30, degree=6, rounds=200
+        populations=("rule:degroot",), topologies=(topology,), members=30, degree=6, rounds=200
     )
     study = PolarizationStudy(config, seed=1974)
     unit = study.units(1974)[0]
@@ -258,7 +261,7 @@ def test_initial_opinions():
 
 def test_polarization_passes_the_study_conformance_check():
     config = PolarizationConfig(
-        populations=RULES, topology=("sbm", "small_world"), members=12, rounds=6
+        populations=RULES, topologies=("sbm", "small_world"), members=12, rounds=6
     )
     result = check_study(PolarizationStudy(config, seed=11))
     assert get_study("polarization") is PolarizationStudy
@@ -314,7 +317,7 @@ def test_llm_population_prompt_drift_and_chuang_reference():
     config = PolarizationConfig(
         populations=("fake/model", "rule:degroot"),
         topic=("flat_earth", "four_day_week"),
-        persona=("confirmation_bias",),
+        personas=("confirmation_bias",),
         members=10,
         rounds=3,
         runs=1,
@@ -344,8 +347,8 @@ def test_messages_are_generated_read_by_neighbours_and_recorded():
     config = PolarizationConfig(
         populations=("fake/model",),
         topic=("vaccines_safe",),
-        persona=("open_minded",),
-        topology=("complete",),
+        personas=("open_minded",),
+        topologies=("complete",),
         members=4,
         rounds=2,
         runs=1,
@@ -403,9 +406,9 @@ def test_topics_ship_factual_pairs_and_value_claims(tmp_path):
     [
         dict(populations=("rule:nope",)),
         dict(topic=("atlantis",)),
-        dict(persona=("wizard",)),
-        dict(norm=("vibes",)),
-        dict(topology=("cube",)),
+        dict(personas=("wizard",)),
+        dict(norms=("vibes",)),
+        dict(topologies=("cube",)),
         dict(initial="bimodal"),
         dict(schedule="whenever"),
         dict(members=3),
@@ -440,7 +443,7 @@ def test_cli_runs_polarization_prints_table_and_writes_files(tmp_path, capsys, m
         "5",
         "--runs",
         "1",
-        "--topology",
+        "--topologies",
         "complete,small_world",
         "--seed",
         "1",
@@ -474,7 +477,7 @@ def spoil(decisions, rows):
 def test_invalid_answers_are_left_out_of_the_opinion_measures():
     config = PolarizationConfig(
         populations=("rule:degroot", "rule:hk:0.25"),
-        topology=("small_world",),
+        topologies=("small_world",),
         members=12,
         rounds=4,
         runs=2,
@@ -507,7 +510,7 @@ def test_a_population_whose_answers_are_all_invalid_has_no_final_opinions():
     config = PolarizationConfig(
         populations=("fake/model",),
         topic=("flat_earth",),
-        persona=("open_minded",),
+        personas=("open_minded",),
         members=10,
         rounds=2,
         runs=1,
@@ -532,7 +535,7 @@ def test_invalid_share_leaves_out_the_recorded_starting_opinions():
     config = PolarizationConfig(
         populations=("fake/model", "rule:degroot"),
         topic=("flat_earth",),
-        persona=("open_minded",),
+        personas=("open_minded",),
         members=10,
         rounds=2,
         runs=1,

@@ -12,8 +12,12 @@ The public API, by concept:
 - opinion dynamics: :class:`OpinionSociety`, :class:`OpinionTask`, :class:`Topic`,
   :func:`load_topics`, :func:`resolve_topic`, and the rules :class:`DeGroot`,
   :class:`HegselmannKrause`, :class:`Deffuant`.
-- coordination games: the rules :class:`NamingGame` and :class:`MemoryMajority`.
+- coordination games: the rules :class:`NamingGame` and :class:`MemoryMajority`, and the
+  game kit :mod:`workbench.society.coordination` (:class:`CoordinationGame`,
+  :func:`coordination_game`, the play loop and the measures).
 """
+
+from workbench.society.coordination import CoordinationGame, coordination_game
 
 # importing games registers its rules: rule:naming_game, rule:memory
 from workbench.society.games import MemoryMajority, NamingGame
@@ -46,9 +50,12 @@ from workbench.society.persons import (
 from workbench.society.situation import EXCHANGES, NORMS, SCHEDULES, Situation
 from workbench.society.society import Society, draw_seed
 from workbench.society.task import Observation, Recollection, Round, Task
-from workbench.society.topology import TOPOLOGIES, Topology, build_graph
+from workbench.society.topology import KINDS, TOPOLOGIES, Topology, build_graph
 
 __all__ = [
+    "CoordinationGame",
+    "KINDS",
+    "coordination_game",
     "MemoryMajority",
     "NamingGame",
     "DeGroot",

@@ -3,7 +3,9 @@
 The built-in library (``workbench/data/personas.json``) holds short second-person
 descriptions: an independent thinker, an agreeable team player, high and low poles of the
 Big Five traits [1]_, a few political leanings. A user file in the same format adds to or
-overrides it, and any sentence can serve as a custom persona.
+overrides it, and any sentence can serve as a custom persona. The opinion studies add
+three personas of their own (:data:`OPINION_PERSONAS`, after [3]_), which
+:func:`resolve_opinion_persona` finds before the library.
 
 References
 ----------
@@ -11,6 +13,9 @@ References
    and theoretical perspectives", in Handbook of Personality, 2nd ed., 102-138 (1999).
 .. [2] G. V. Aher, R. I. Arriaga and A. T. Kalai, "Using large language models to simulate
    multiple humans and replicate human subject studies", ICML (2023).
+.. [3] Y.-S. Chuang, A. Goyal, N. Harlalka, S. Suresh, R. Hawkins, S. Yang, D. Shah,
+   J. Hu and T. T. Rogers, "Simulating opinion dynamics with networks of LLM-based
+   agents", Findings of NAACL (2024).
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ from pathlib import Path
 from workbench.errors import ConfigError
 from workbench.society import library
 
-__all__ = ["NO_PERSONA", "Persona", "load_personas", "resolve_persona"]
+__all__ = [
+    "NO_PERSONA",
+    "OPINION_PERSONAS",
+    "Persona",
+    "load_personas",
+    "resolve_opinion_persona",
+    "resolve_persona",
+]
 
 
 @dataclass(frozen=True)
@@ -120,3 +132,35 @@ def resolve_persona(persona: str | Persona, path: str | Path | None = None) -> P
     raise ConfigError(
         f"unknown persona {key!r}; use one of {', '.join(library)} or a sentence of custom text"
     )
+
+
+#: Personas of the opinion studies: Chuang et al.'s strong and weak confirmation bias
+#: (paraphrased) [3]_ and an open-minded one. They extend the persona library for these studies.
+OPINION_PERSONAS: dict[str, Persona] = {
+    "confirmation_bias": Persona(
+        "confirmation_bias",
+        "You are a real person with a strong confirmation bias: you only believe information "
+        "that supports what you already think, and you dismiss anything that contradicts it.",
+        "Strong confirmation bias (after Chuang et al. 2024)",
+    ),
+    "weak_confirmation_bias": Persona(
+        "weak_confirmation_bias",
+        "You are a real person with a confirmation bias: you are more likely to believe "
+        "information that supports what you already think, and less likely to believe "
+        "information that contradicts it.",
+        "Weak confirmation bias (after Chuang et al. 2024)",
+    ),
+    "open_minded": Persona(
+        "open_minded",
+        "You are a real person and you are open-minded: you weigh what others say on its "
+        "merits and change your mind when they give you good reason to.",
+        "Open-minded",
+    ),
+}
+
+
+def resolve_opinion_persona(persona: str | Persona, path: str | Path | None = None) -> Persona:
+    """A persona by name from :data:`OPINION_PERSONAS`, else as :func:`resolve_persona`."""
+    if isinstance(persona, str) and persona.strip() in OPINION_PERSONAS:
+        return OPINION_PERSONAS[persona.strip()]
+    return resolve_persona(persona, path)

@@ -65,41 +65,34 @@ References
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
-from workbench.society import EXCHANGES, SCHEDULES, TOPOLOGIES, Situation, Topology, make_person
-from workbench.society.checks import (
-    MAX_MEMBERS,
-    MAX_TEMPERATURE,
-    MAX_WINDOW,
-    check_network,
-    check_rows,
-    number,
-    whole,
-)
+from workbench.society import SCHEDULES, Situation, Topology, make_person
+from workbench.society.checks import MAX_MEMBERS, check_rows, number, whole
 from workbench.society.opinion import (
-    LABELS,
+    COMMUNITIES,
+    INITIALS,
     NO_TOPIC,
     Deffuant,
     DeGroot,
     HegselmannKrause,
     OpinionSociety,
     OpinionTask,
-    level_of,
-    position_of,
-    resolve_opinion_persona,
+    initial_opinions,
+    opinion_measures,
+    opinion_series,
+    panels,
     resolve_topic,
 )
-from workbench.society.situation import norm_text
-from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
+from workbench.society.personas import resolve_opinion_persona
+from workbench.studies import Study, StudyResult, Unit, unit_seed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -107,29 +100,9 @@ if TYPE_CHECKING:
     from workbench.llm import Gateway
     from workbench.society import Society
 
-__all__ = [
-    "INITIALS",
-    "PolarizationConfig",
-    "PolarizationStudy",
-    "bimodality_coefficient",
-    "community_distance",
-    "initial_opinions",
-    "opinion_clusters",
-    "opinion_measures",
-]
+__all__ = ["PolarizationConfig", "PolarizationStudy"]
 
-#: How initial opinions are drawn (continuous, in [0, 1]).
-INITIALS: dict[str, str] = {
-    "balanced": "evenly spread: one per 1/N-wide stratum, in random order (N/5 per level)",
-    "uniform": "independent and uniform on [0, 1] (Deffuant et al., Hegselmann-Krause)",
-    "split": "community A below the midpoint, community B above it (a polarized start)",
-}
-#: Topology kinds the study accepts: the society's, and "small_world" for watts_strogatz.
-KINDS = (*TOPOLOGIES, "small_world")
-#: Gap (in Likert levels) that separates two opinion clusters, and a major cluster's share.
-CLUSTER_GAP, CLUSTER_SHARE = 0.25, 0.05
 _KEYS = ["population", "topic", "persona", "norm", "topology"]
-_COMMUNITIES = ("A", "B")
 
 
 def _is_rule(population: str) -> bool:
@@ -151,16 +124,17 @@ class PolarizationConfig:
         ``workbench/data/topics.json`` or sentences.
     topic_file : str or None
         A JSON file of extra topics.
-    persona : tuple of str
+    personas : tuple of str
         Personas of the LLM populations: ``"open_minded"``, ``"confirmation_bias"``,
         ``"weak_confirmation_bias"``, any library persona, ``"none"`` or a sentence.
     persona_file : str or None
         A JSON file of extra personas.
-    norm : tuple of str
+    norms : tuple of str
         Norms: presets (``"none"``, ``"accuracy"``, ``"harmony"``, ...) or sentences.
-    topology : tuple of str
+    topologies : tuple of str
         Networks: ``"sbm"`` (two communities), ``"small_world"``, ``"complete"``, or any
-        other kind (``"ring"``, ``"erdos_renyi"``, ...).
+        other kind (``"ring"``, ``"erdos_renyi"``, ``"random"``, ...), each with the mean
+        degree ``degree`` (:meth:`~workbench.society.Topology.of_degree`).
     homophily : float
         In the block model, the expected share of a member's ties inside its community.
     degree : int
@@ -197,42 +171,40 @@ class PolarizationConfig:
         default=("global_warming", "flat_earth"), metadata={"help": "topic names or claims"}
     )
     topic_file: str | None = field(default=None, metadata={"help": "JSON file of topics"})
-    persona: tuple[str, ...] = field(
-        default=("open_minded", "confirmation_bias"),
-        metadata={"help": "LLM personas (open_minded, confirmation_bias, library names)"},
+    personas: tuple[str, ...] = config.personas(
+        ("open_minded", "confirmation_bias"),
+        "LLM personas (open_minded, confirmation_bias, library names)",
     )
-    persona_file: str | None = field(default=None, metadata={"help": "JSON file of personas"})
-    norm: tuple[str, ...] = field(default=("none",), metadata={"help": "norms"})
-    topology: tuple[str, ...] = field(
-        default=("sbm",), metadata={"help": "networks: sbm, small_world, complete, ..."}
+    persona_file: str | None = config.persona_file()
+    norms: tuple[str, ...] = config.norms(("none",), "norms")
+    topologies: tuple[str, ...] = config.topologies(
+        ("sbm",), "networks: sbm, small_world, complete, ..."
     )
     homophily: float = field(default=0.8, metadata={"help": "share of ties inside a community"})
     degree: int = field(default=4, metadata={"help": "mean degree of sparse networks"})
     rewire: float = field(default=0.1, metadata={"help": "small-world rewiring probability"})
-    members: int = field(default=10, metadata={"help": "members per society"})
+    members: int = config.members(10, "members per society")
     rounds: int = field(default=8, metadata={"help": "rounds per society"})
     runs: int = field(default=2, metadata={"help": "replicates per condition"})
     initial: str = field(default="balanced", metadata={"help": "balanced, uniform or split"})
     schedule: str = field(
         default="auto", metadata={"help": "auto, synchronous, encounters, sequential, ..."}
     )
-    exchange: str = field(default="answers", metadata={"help": "answers or counts"})
-    memory: int = field(default=0, metadata={"help": "earlier rounds recalled in the prompt"})
+    exchange: str = config.exchange("answers", "answers or counts")
+    memory: int = config.memory(0, "earlier rounds recalled in the prompt")
     messages: bool = field(default=False, metadata={"help": "members write short messages"})
-    temperature: float = field(default=0.7, metadata={"help": "LLM sampling temperature"})
+    temperature: float = config.temperature(0.7, "LLM sampling temperature")
 
     def __post_init__(self) -> None:
-        normalise_lists(self, populations=str, topic=str, persona=str, norm=str, topology=str)
-        if not all((self.populations, self.topic, self.persona, self.norm, self.topology)):
-            raise ConfigError("give at least one population, topic, persona, norm and topology")
+        config.normalise(self)
+        if not all((self.populations, self.topic)):
+            raise ConfigError("give at least one population and topic")
         whole(self, "members", 4, MAX_MEMBERS, " members a society can hold in memory")
         whole(self, "rounds", 1)  # rounds and runs are bounded by the rows they make, below
         whole(self, "runs", 1)
         whole(self, "degree", 1, MAX_MEMBERS, " neighbours a member can have")
-        whole(self, "memory", 0, MAX_WINDOW, " rounds a member can recall")
         number(self, "homophily", 0.0, 1.0)
         number(self, "rewire", 0.0, 1.0)
-        number(self, "temperature", 0.0, MAX_TEMPERATURE)
         # every member answers at most once a round, after its recorded starting opinion
         units = self.runs * len(self.conditions())
         check_rows(
@@ -241,9 +213,8 @@ class PolarizationConfig:
             "--rounds, --members or --runs",
             most=("rounds", units * self.members, units * self.members),
         )
-        for kind in self.topology:
-            topology = self.network(kind)
-            check_network(kind, self.members, k=topology.k, p=topology.p, m=topology.m)
+        for kind in self.topologies:
+            self.network(kind).check(self.members)
         if self.initial not in INITIALS:
             raise ConfigError(
                 f"unknown initial opinions {self.initial!r}; choose one of {', '.join(INITIALS)}"
@@ -252,19 +223,13 @@ class PolarizationConfig:
             raise ConfigError(
                 f"unknown schedule {self.schedule!r}; choose auto or one of {', '.join(SCHEDULES)}"
             )
-        if self.exchange not in EXCHANGES:
-            raise ConfigError(
-                f"unknown exchange rule {self.exchange!r}; choose one of {', '.join(EXCHANGES)}"
-            )
         for population in self.populations:
             make_person(population, temperature=self.temperature)
         for topic in self.topic:
             resolve_topic(topic, self.topic_file)
-        for persona in self.persona:
+        for persona in self.personas:
             resolve_opinion_persona(persona, self.persona_file)
-        for norm in self.norm:
-            norm_text(norm)
-        for kind in self.topology:
+        for kind in self.topologies:
             self.network(kind).build(self.members, seed=0)
 
     @property
@@ -273,19 +238,11 @@ class PolarizationConfig:
         return ",".join(p for p in self.populations if not _is_rule(p)) or "rules"
 
     def network(self, kind: str) -> Topology:
-        """The :class:`~workbench.society.Topology` a topology name stands for here."""
-        if kind not in KINDS:
-            raise ConfigError(f"unknown topology {kind!r}; choose one of {', '.join(KINDS)}")
-        density = min(1.0, self.degree / (self.members - 1))
-        if kind == "small_world":
-            return Topology("watts_strogatz", k=self.degree, p=self.rewire)
-        if kind == "sbm":
-            return Topology("sbm", p=density, homophily=self.homophily)
-        if kind == "erdos_renyi":
-            return Topology("erdos_renyi", p=density)
-        if kind == "barabasi_albert":
-            return Topology("barabasi_albert", m=max(1, self.degree // 2))
-        return Topology(kind, k=self.degree, p=self.rewire)
+        """The :class:`~workbench.society.Topology` of kind ``kind`` at this study's mean
+        degree, rewiring and homophily (:meth:`~workbench.society.Topology.of_degree`)."""
+        return Topology.of_degree(
+            kind, self.members, self.degree, p=self.rewire, homophily=self.homophily
+        )
 
     def conditions(self) -> list[dict[str, Any]]:
         """Every condition, in result order: network, then population, then the rest.
@@ -294,147 +251,18 @@ class PolarizationConfig:
         ``"none"``); an LLM population runs for every topic, persona and norm.
         """
         out = []
-        for kind in self.topology:
+        for kind in self.topologies:
             for population in self.populations:
                 if _is_rule(population):
                     cells = [("none", "none", "none")]
                 else:
-                    cells = [(t, p, n) for t in self.topic for p in self.persona for n in self.norm]
+                    cells = [
+                        (t, p, n) for t in self.topic for p in self.personas for n in self.norms
+                    ]
                 for topic, persona, norm in cells:
                     values = (population, topic, persona, norm, kind)
                     out.append(dict(zip(_KEYS, values, strict=True)))
         return out
-
-
-def initial_opinions(how: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Initial continuous opinions of ``n`` members, see :data:`INITIALS`.
-
-    Members ``0 .. n//2 - 1`` are community A (the block model's first block), the rest B.
-    """
-    u = rng.random(n)
-    if how == "uniform":
-        return u
-    if how == "balanced":
-        return (rng.permutation(n) + u) / n
-    if how == "split":
-        half = n // 2
-        return np.r_[0.5 * u[:half], 0.5 + 0.5 * u[half:]]
-    raise ConfigError(f"unknown initial opinions {how!r}; choose one of {', '.join(INITIALS)}")
-
-
-# -- measures -----------------------------------------------------------------------------
-
-
-def bimodality_coefficient(x: Any, axis: int | None = None) -> Any:
-    """Sarle's bimodality coefficient of a sample (NaN below 4 values or with no spread).
-
-    ``BC = (g^2 + 1) / (k + 3 (n-1)^2 / ((n-2)(n-3)))`` with ``g`` the sample skewness and
-    ``k`` the sample excess kurtosis, both bias-corrected (:func:`scipy.stats.skew` and
-    :func:`scipy.stats.kurtosis` with ``bias=False``). A uniform distribution gives 5/9;
-    values above suggest bimodality, two equal point masses give 1.
-
-    Parameters
-    ----------
-    x : array-like of float
-        The sample; NaNs are dropped. With ``axis``, one sample per slice along it (then
-        the slices must be free of NaNs).
-    axis : int or None
-        Compute one coefficient per slice along this axis.
-
-    Returns
-    -------
-    float or numpy.ndarray
-    """
-    x = np.asarray(x, dtype=float)
-    if axis is None:
-        x = x[~np.isnan(x)]
-        return float(bimodality_coefficient(x[:, None], axis=0)[0]) if len(x) else float("nan")
-    n = x.shape[axis]
-    if n < 4:
-        return np.full(np.delete(x.shape, axis), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        g = stats.skew(x, axis=axis, bias=False)
-        k = stats.kurtosis(x, axis=axis, fisher=True, bias=False)
-    bc = (g**2 + 1) / (k + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
-    return np.where(np.ptp(x, axis=axis) > 0, bc, np.nan)
-
-
-def opinion_clusters(x: Any, gap: float = CLUSTER_GAP, min_share: float = CLUSTER_SHARE) -> int:
-    """Number of major opinion clusters in a sample.
-
-    The sorted opinions are cut wherever two neighbours are more than ``gap`` apart; a
-    group counts when it holds at least ``min_share`` of the opinions (and at least one).
-    """
-    x = np.sort(np.asarray(x, dtype=float)[~np.isnan(np.asarray(x, dtype=float))])
-    if not len(x):
-        return 0
-    cuts = np.flatnonzero(np.diff(x) > gap)
-    sizes = np.diff(np.r_[0, cuts + 1, len(x)])
-    return int((sizes >= max(1.0, min_share * len(x) - 1e-9)).sum())
-
-
-def community_distance(x: Any, community: Any) -> float:
-    """Absolute difference of the mean opinions of communities ``"A"`` and ``"B"``."""
-    x, community = np.asarray(x, dtype=float), np.asarray(community)
-    a, b = x[community == _COMMUNITIES[0]], x[community == _COMMUNITIES[1]]
-    if not len(a) or not len(b):
-        return float("nan")
-    return float(abs(np.nanmean(a) - np.nanmean(b)))
-
-
-def opinion_measures(x: Any, community: Any = None) -> dict[str, float]:
-    """Mean, variance, diversity (sd), bimodality, community distance and clusters.
-
-    Parameters
-    ----------
-    x : array-like of float
-        Opinions (NaN for members without one, ignored; with none at all, every measure
-        is NaN).
-    community : array-like of str or None
-        Each member's community (``"A"`` or ``"B"``), for the distance.
-    """
-    x = np.asarray(x, dtype=float)
-    ok = ~np.isnan(x)
-    xs = x[ok]
-    n = len(xs)
-    return {
-        "mean": float(xs.mean()) if n else float("nan"),
-        "variance": float(xs.var(ddof=1)) if n > 1 else float("nan"),
-        "diversity": float(xs.std(ddof=1)) if n > 1 else float("nan"),
-        "bimodality": bimodality_coefficient(xs),
-        "distance": float("nan")
-        if community is None
-        else community_distance(xs, np.asarray(community)[ok]),
-        "clusters": opinion_clusters(xs) if n else float("nan"),  # none known: unknown
-    }
-
-
-def _positions(decisions: pd.DataFrame) -> pd.Series:
-    """Each row's opinion on the Likert scale: a rule's continuous position, else the level."""
-    value = pd.to_numeric(decisions["value"], errors="coerce")
-    level = decisions["choice"].map(lambda c: level_of(c, LABELS))
-    return value.map(position_of).where(value.notna(), level)
-
-
-def _panels(decisions: pd.DataFrame):
-    """(unit key, members x steps positions, communities) for every unit.
-
-    A member's position carries over the steps it did not answer (it was not matched);
-    after an invalid answer it is unknown (NaN) until the member's next valid answer, so
-    invalid answers are left out of every measure rather than standing for an opinion.
-    """
-    keys = [*_KEYS, "replicate"]
-    position = _positions(decisions)
-    valid = decisions["valid"].eq(True)
-    # an invalid answer is marked (inf) so that it is carried over as "unknown"
-    frame = decisions.assign(position=position.where(valid, np.inf))
-    for key, unit in frame.groupby(keys, sort=False):
-        wide = unit.pivot(index="member", columns="step", values="position")
-        wide = wide.reindex(columns=range(int(unit.step.max()) + 1)).ffill(axis=1)
-        wide = wide.replace(np.inf, np.nan)
-        community = unit.groupby("member").role.first().reindex(wide.index)
-        yield dict(zip(keys, key, strict=True)), unit, wide, community
 
 
 # -- the study ----------------------------------------------------------------------------
@@ -466,7 +294,7 @@ class PolarizationStudy(Study):
     Examples
     --------
     >>> config = PolarizationConfig(populations=("rule:deffuant:0.2",), members=200,
-    ...                             rounds=100, topology=("complete",), initial="uniform")
+    ...                             rounds=100, topologies=("complete",), initial="uniform")
     >>> result = PolarizationStudy(config, seed=1).run()  # doctest: +SKIP
     >>> result.summary[["population", "clusters", "published_clusters"]]  # doctest: +SKIP
     """
@@ -515,7 +343,7 @@ class PolarizationStudy(Study):
             talk=cfg.messages,
             seed=unit.seed,
             gateway=gateway,
-            roles=[_COMMUNITIES[i >= n // 2] for i in range(n)],
+            roles=[COMMUNITIES[i >= n // 2] for i in range(n)],
             conditions={**cond, "replicate": unit.replicate},
             run_id=run_id,
         )
@@ -534,28 +362,8 @@ class PolarizationStudy(Study):
             NaN measures.
         """
         frames = []
-        for key, _, wide, community in _panels(decisions):
-            x = wide.to_numpy(dtype=float)
-            in_a = (community == _COMMUNITIES[0]).to_numpy()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN steps
-                frame = pd.DataFrame(
-                    {
-                        "step": wide.columns.astype(int),
-                        "mean": np.nanmean(x, axis=0),
-                        "variance": np.nanvar(x, axis=0, ddof=1),
-                        "diversity": np.nanstd(x, axis=0, ddof=1),
-                        "bimodality": bimodality_coefficient(x, axis=0)
-                        if not np.isnan(x).any()
-                        else [bimodality_coefficient(c) for c in x.T],
-                        "distance": np.abs(
-                            np.nanmean(x[in_a], axis=0) - np.nanmean(x[~in_a], axis=0)
-                        ),
-                        "clusters": [
-                            opinion_clusters(c) if (~np.isnan(c)).any() else np.nan for c in x.T
-                        ],
-                    }
-                )
+        for key, _, wide, community in panels(decisions, [*_KEYS, "replicate"]):
+            frame = opinion_series(wide, community)
             frames.append(frame.assign(**key)[[*key, *frame.columns]])
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -588,7 +396,7 @@ class PolarizationStudy(Study):
         the end has NaN end measures and drift (not its starting ones).
         """
         per_unit = []
-        for key, unit, wide, community in _panels(decisions):
+        for key, unit, wide, community in panels(decisions, [*_KEYS, "replicate"]):
             start = opinion_measures(wide.iloc[:, 0], community)
             end = opinion_measures(wide.iloc[:, -1], community)
             truth = unit["claim_true"].iloc[0] if "claim_true" in unit else None
@@ -807,7 +615,7 @@ class PolarizationStudy(Study):
         finals = pd.concat(
             [
                 pd.DataFrame({"who": label(key), "opinion": wide.iloc[:, -1].to_numpy()})
-                for key, _, wide, _ in _panels(result.decisions)
+                for key, _, wide, _ in panels(result.decisions, [*_KEYS, "replicate"])
             ],
             ignore_index=True,
         )
@@ -840,7 +648,7 @@ class PolarizationStudy(Study):
         ax.legend(fontsize="small")
         fig.suptitle(
             f"Opinion dynamics: {cfg.members} members, {cfg.rounds} rounds, "
-            f"{', '.join(cfg.topology)} network",
+            f"{', '.join(cfg.topologies)} network",
             fontsize="medium",
         )
         rows = math.ceil(len(labels) / 3)

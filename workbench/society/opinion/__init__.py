@@ -1,0 +1,104 @@
+"""Opinion dynamics: members who hold an opinion on a topic, LLM and rule alike.
+
+One concept a module:
+
+- :mod:`~workbench.society.opinion.scale`: the five-point scale (:data:`LABELS`,
+  :data:`LEVELS`, :data:`MEANINGS`, :func:`label_of`, :func:`level_of`,
+  :func:`position_of`), after Chuang et al. [1]_;
+- :mod:`~workbench.society.opinion.topics`: the claims (:class:`Topic`,
+  :func:`load_topics`, :func:`resolve_topic`);
+- :mod:`~workbench.society.opinion.rules`: the rules with a continuous opinion,
+  :class:`DeGroot` [2]_, :class:`HegselmannKrause` [4]_, :class:`Deffuant` [3]_;
+- :mod:`~workbench.society.opinion.task`: :class:`OpinionTask`, which renders the claim,
+  the scale, the member's current opinion and its neighbours' opinions (and, optionally,
+  their short messages) into the prompt;
+- :mod:`~workbench.society.opinion.society`: :class:`OpinionSociety`, which gives every
+  member its initial opinion (:func:`initial_opinions`), records it as step 0, and can
+  let members post a short message before each round;
+- :mod:`~workbench.society.opinion.measures`: diversity, bimodality, community distance
+  and clusters of a decisions table's opinions.
+
+The opinion personas (:data:`~workbench.society.personas.OPINION_PERSONAS`) live with the
+persona library. Importing this package registers the rules ``rule:degroot``,
+``rule:hk`` and ``rule:deffuant``.
+
+References
+----------
+.. [1] Y.-S. Chuang, A. Goyal, N. Harlalka, S. Suresh, R. Hawkins, S. Yang, D. Shah,
+   J. Hu and T. T. Rogers, "Simulating opinion dynamics with networks of LLM-based
+   agents", Findings of NAACL (2024).
+.. [2] M. H. DeGroot, "Reaching a consensus", Journal of the American Statistical
+   Association 69(345), 118-121 (1974).
+.. [3] G. Deffuant, D. Neau, F. Amblard and G. Weisbuch, "Mixing beliefs among interacting
+   agents", Advances in Complex Systems 3, 87-98 (2000).
+.. [4] R. Hegselmann and U. Krause, "Opinion dynamics and bounded confidence: models,
+   analysis and simulation", Journal of Artificial Societies and Social Simulation 5(3)
+   (2002).
+"""
+
+from workbench.society.opinion.measures import (
+    CLUSTER_GAP,
+    CLUSTER_SHARE,
+    bimodality_coefficient,
+    community_distance,
+    opinion_clusters,
+    opinion_measures,
+    opinion_series,
+    panels,
+    positions,
+)
+from workbench.society.opinion.rules import Deffuant, DeGroot, HegselmannKrause, OpinionRule
+from workbench.society.opinion.scale import (
+    LABELS,
+    LEVELS,
+    MEANINGS,
+    centre_of,
+    label_index,
+    label_of,
+    level_of,
+    position_of,
+)
+from workbench.society.opinion.society import (
+    COMMUNITIES,
+    INITIALS,
+    OpinionSociety,
+    initial_opinions,
+)
+from workbench.society.opinion.task import OpinionTask
+from workbench.society.opinion.topics import NO_TOPIC, Topic, load_topics, resolve_topic
+from workbench.society.personas import OPINION_PERSONAS, resolve_opinion_persona
+
+__all__ = [
+    "CLUSTER_GAP",
+    "CLUSTER_SHARE",
+    "COMMUNITIES",
+    "INITIALS",
+    "LABELS",
+    "LEVELS",
+    "MEANINGS",
+    "NO_TOPIC",
+    "OPINION_PERSONAS",
+    "DeGroot",
+    "Deffuant",
+    "HegselmannKrause",
+    "OpinionRule",
+    "OpinionSociety",
+    "OpinionTask",
+    "Topic",
+    "bimodality_coefficient",
+    "centre_of",
+    "community_distance",
+    "initial_opinions",
+    "label_index",
+    "label_of",
+    "level_of",
+    "load_topics",
+    "opinion_clusters",
+    "opinion_measures",
+    "opinion_series",
+    "panels",
+    "position_of",
+    "positions",
+    "resolve_opinion_persona",
+    "resolve_topic",
+]

@@ -1,0 +1,180 @@
+"""The opinion society: members start from given opinions and may talk before each round.
+
+References
+----------
+.. [1] Y.-S. Chuang, A. Goyal, N. Harlalka, S. Suresh, R. Hawkins, S. Yang, D. Shah,
+   J. Hu and T. T. Rogers, "Simulating opinion dynamics with networks of LLM-based
+   agents", Findings of NAACL (2024).
+.. [2] G. Deffuant, D. Neau, F. Amblard and G. Weisbuch, "Mixing beliefs among interacting
+   agents", Advances in Complex Systems 3, 87-98 (2000).
+.. [3] R. Hegselmann and U. Krause, "Opinion dynamics and bounded confidence: models,
+   analysis and simulation", Journal of Artificial Societies and Social Simulation 5(3)
+   (2002).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from workbench.errors import ConfigError
+from workbench.llm.types import Decision, GenerateRequest
+from workbench.society.opinion.scale import label_of, level_of, one_hot, position_of
+from workbench.society.opinion.task import OpinionTask
+from workbench.society.society import Society
+from workbench.society.task import Observation
+
+__all__ = ["COMMUNITIES", "INITIALS", "OpinionSociety", "initial_opinions"]
+
+#: How initial opinions are drawn (continuous, in [0, 1]).
+INITIALS: dict[str, str] = {
+    "balanced": "evenly spread: one per 1/N-wide stratum, in random order (N/5 per level)",
+    "uniform": "independent and uniform on [0, 1] (Deffuant et al., Hegselmann-Krause)",
+    "split": "community A below the midpoint, community B above it (a polarized start)",
+}
+#: The two communities (halves) of a society: members ``0 .. n//2 - 1`` are A, the rest B.
+COMMUNITIES = ("A", "B")
+
+
+def initial_opinions(how: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Initial continuous opinions of ``n`` members, see :data:`INITIALS`.
+
+    Members ``0 .. n//2 - 1`` are community A (the block model's first block), the rest B.
+    ``"uniform"`` is the start of [2]_ and [3]_.
+    """
+    u = rng.random(n)
+    if how == "uniform":
+        return u
+    if how == "balanced":
+        return (rng.permutation(n) + u) / n
+    if how == "split":
+        half = n // 2
+        return np.r_[0.5 * u[:half], 0.5 + 0.5 * u[half:]]
+    raise ConfigError(f"unknown initial opinions {how!r}; choose one of {', '.join(INITIALS)}")
+
+
+class OpinionSociety(Society):
+    """A society discussing a topic, each member starting from a given opinion.
+
+    Parameters
+    ----------
+    persons, task, situation
+        As :class:`~workbench.society.Society`; ``task`` is an :class:`OpinionTask`.
+    initial : sequence of float
+        Each member's initial continuous opinion in [0, 1]. A member starts answering the
+        label of its bin; rule members also keep it as their state.
+    talk : bool
+        Before each round, every LLM member writes a short message (one batch of
+        :meth:`Gateway.generate <workbench.llm.Gateway.generate>` calls) that the
+        members who see it read in their prompts; rule members post their label's
+        meaning. Off by default.
+    talk_tokens : int
+        Most tokens of a message.
+    **kwargs
+        Passed to :class:`~workbench.society.Society` (``seed``, ``gateway``, ``roles``,
+        ``conditions``, ``run_id``, ``order``).
+
+    Attributes
+    ----------
+    degroot_limit : float
+        The average of the members' initial positions on the Likert scale, weighted by
+        degree plus one: where DeGroot's averaging ends on a connected network. Also a
+        ``degroot_limit`` column of the results.
+    posts : list of dict
+        Every message posted: ``step``, ``member``, ``message``.
+
+    Notes
+    -----
+    Step 0 of the results holds the initial opinions (``method`` ``"initial"``). With
+    ``talk`` the results gain a ``message`` column: what the member posted before
+    answering.
+    """
+
+    def __init__(
+        self,
+        persons: Sequence[Any],
+        task: OpinionTask,
+        situation: Any = None,
+        *,
+        initial: Sequence[float],
+        talk: bool = False,
+        talk_tokens: int = 48,
+        **kwargs: Any,
+    ) -> None:
+        if not isinstance(task, OpinionTask):
+            raise ConfigError("an opinion society needs an OpinionTask")
+        initial = [float(x) for x in initial]
+        if len(initial) != len(persons):
+            raise ConfigError(f"got {len(initial)} initial opinions for {len(persons)} members")
+        if any(not 0.0 <= x <= 1.0 for x in initial):
+            raise ConfigError("initial opinions must be in [0, 1]")
+        conditions = {**(kwargs.pop("conditions", None) or {}), "degroot_limit": None}
+        super().__init__(persons, task, situation, conditions=conditions, **kwargs)
+        self.talk = talk
+        self.talk_tokens = talk_tokens
+        self.posts: list[dict] = []
+        round_ = task.rounds[0]
+        options = round_.options
+        positions = []
+        for member, x in zip(self.members, initial, strict=True):
+            member.answer = label_of(x, options)
+            keeps = getattr(member.person, "keeps_value", False)
+            member.value = x if keeps else None
+            positions.append(position_of(x) if keeps else level_of(member.answer, options))
+        weights = np.array([self.network.G.degree(m.node) + 1 for m in self.members], float)
+        self.degroot_limit = float(np.dot(weights, positions) / weights.sum())
+        self.conditions["degroot_limit"] = self.degroot_limit
+        for member in self.members:
+            index = options.index(member.answer)
+            start = Decision(
+                options=options,
+                probabilities=one_hot(index, len(options)),
+                choice=member.answer,
+                valid=True,
+                method="initial",
+                extra={"value": member.value},
+            )
+            self._record(member, Observation(round_, answer=member.answer), start)
+
+    def step(self) -> None:
+        """One round: (members post messages,) then they read and answer."""
+        if self.talk:
+            self._post()
+        super().step()
+
+    def _post(self) -> None:
+        task: OpinionTask = self.task
+        norm = self.situation.norm_text
+        llm = [m for m in self.members if not m.person.is_rule]
+        requests = [
+            GenerateRequest(
+                model=m.person.model,
+                messages=task.talk_messages(m.answer, m.person.persona.text, norm),
+                max_tokens=self.talk_tokens,
+                temperature=0.7,
+                seed=int(self.rng.integers(2**31)),
+            )
+            for m in llm
+        ]
+        texts = {m: g.text for m, g in zip(llm, self.gateway.generate(requests), strict=True)}
+        task.board.clear()
+        step = self.steps  # mesa counts the step before it runs it
+        for member in self.members:
+            if member in texts:
+                text = " ".join(texts[member].split())[:300] or "(no message)"
+            else:
+                text = f"My view: {task.meaning(member.answer)}." if member.answer else ""
+            task.board[member.label] = text
+            self.posts.append({"step": step, "member": member.unique_id, "message": text})
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """The decisions table; with talk, each row's ``message`` is what the member posted."""
+        table = super().decisions
+        if not self.talk:
+            return table
+        posts = pd.DataFrame(self.posts, columns=["step", "member", "message"])
+        return table.merge(posts, on=["step", "member"], how="left")

@@ -103,8 +103,8 @@ def test_conditions_cover_norms_personas_and_allies():
         model="rule:truthful",
         majority=(0, 2),
         ally=(2,),
-        norm=("public", "private"),
-        persona=("none", "team_player"),
+        norms=("public", "private"),
+        personas=("none", "team_player"),
     )
     assert len(config.conditions()) == 2 * 2 * 3
     assert get_study("asch") is AschStudy
@@ -116,8 +116,8 @@ def test_conditions_cover_norms_personas_and_allies():
         dict(subjects=0),
         dict(majority=(-1,)),
         dict(ally=(0,)),
-        dict(norm=("vibes",)),
-        dict(persona=("wizard",)),
+        dict(norms=("vibes",)),
+        dict(personas=("wizard",)),
         dict(topology="cube"),
         dict(model="rule:nope"),
         dict(majority=(), ally=()),

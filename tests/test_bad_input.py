@@ -25,9 +25,9 @@ from workbench.errors import ConfigError
 from workbench.llm import GatewayConfig
 from workbench.society import (
     EXCHANGES,
+    KINDS,
     RULES,
     SCHEDULES,
-    TOPOLOGIES,
     Situation,
     Topology,
     make_person,
@@ -79,7 +79,7 @@ words = st.text(string.ascii_letters + string.digits + "_-:.", min_size=1, max_s
 anything = st.text(min_size=1, max_size=20).filter(lambda s: not s.startswith("-"))
 
 
-KNOWN = {*TOPOLOGIES, *SCHEDULES, *EXCHANGES, *RULES}
+KNOWN = {*KINDS, *SCHEDULES, *EXCHANGES, *RULES}
 COMMANDS = {"demo", "models", "results", "run", "sweep"}
 
 

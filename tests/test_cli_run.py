@@ -60,10 +60,10 @@ def test_run_asch_prints_the_table_writes_files_and_stores(tmp_path, capsys):
     ("flags", "message"),
     [
         (["--subjects", "-1"], "subjects must be at least 1"),
-        (["--persona", "wizard"], "unknown persona 'wizard'"),
+        (["--personas", "wizard"], "unknown persona 'wizard'"),
         (["--topology", "cube"], "unknown topology 'cube'"),
         (["--majority", "one"], "takes a whole number, got 'one'"),
-        (["--norm", "vibes"], "unknown norm"),
+        (["--norms", "vibes"], "unknown norm"),
         (["--model", "rule:nope"], "unknown rule"),
         (["--concurrency", "0"], "concurrency must be at least 1"),
         (["--cassette-mode", "replay"], "needs a cassette path"),

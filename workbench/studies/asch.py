@@ -63,10 +63,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
 from workbench.society import (
-    EXCHANGES,
     Confederate,
     Round,
     Situation,
@@ -77,16 +77,8 @@ from workbench.society import (
     make_person,
     resolve_persona,
 )
-from workbench.society.checks import (
-    MAX_TEMPERATURE,
-    MAX_WINDOW,
-    check_rows,
-    number,
-    whole,
-    whole_list,
-)
-from workbench.society.situation import norm_text
-from workbench.studies import Study, StudyResult, Unit, normalise_lists, unit_seed
+from workbench.society.checks import check_rows, whole, whole_list
+from workbench.studies import Study, StudyResult, Unit, unit_seed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -123,10 +115,10 @@ class AschConfig:
     ally : tuple of int
         Majority sizes that also run with one truthful ally answering fourth (none by
         default; ``--ally 3`` adds Asch's dissenting-partner condition).
-    norm : tuple of str
+    norms : tuple of str
         Norms to run: presets (``"public"``, ``"private"``, ``"accuracy"``,
         ``"harmony"``, ``"none"``) or sentences.
-    persona : tuple of str
+    personas : tuple of str
         Subject personas to run: library names, ``"none"`` or sentences.
     persona_file : str or None
         A JSON file of extra personas.
@@ -145,7 +137,7 @@ class AschConfig:
         influence of the majority is reported as ``p_lure`` whatever the temperature.
     """
 
-    model: str = field(default=DEFAULT_MODEL, metadata={"help": "subject model or rule spec"})
+    model: str = config.model(DEFAULT_MODEL, "subject model or rule spec")
     subjects: int = field(default=8, metadata={"help": "subjects per condition"})
     majority: tuple[int, ...] = field(
         default=(0, 1, 3), metadata={"help": "unanimous majority sizes, e.g. 0,1,2,3,4,8,15"}
@@ -153,35 +145,31 @@ class AschConfig:
     ally: tuple[int, ...] = field(
         default=(), metadata={"help": "majority sizes also run with one truthful ally, e.g. 3"}
     )
-    norm: tuple[str, ...] = field(
-        default=("public",), metadata={"help": "norms: public, private, accuracy, harmony, none"}
+    norms: tuple[str, ...] = config.norms(
+        ("public",), "norms: public, private, accuracy, harmony, none"
     )
-    persona: tuple[str, ...] = field(
-        default=("none",), metadata={"help": "subject personas (library names or 'none')"}
+    personas: tuple[str, ...] = config.personas(
+        ("none",), "subject personas (library names or 'none')"
     )
-    persona_file: str | None = field(default=None, metadata={"help": "JSON file of personas"})
-    topology: str = field(default="complete", metadata={"help": "network kind"})
-    exchange: str = field(default="answers", metadata={"help": "answers or counts"})
-    memory: int = field(default=0, metadata={"help": "earlier trials recalled in the prompt"})
-    temperature: float = field(
-        default=0.0, metadata={"help": "sampling temperature of the subject (0: its top answer)"}
+    persona_file: str | None = config.persona_file()
+    topology: str = config.topology("complete", "network kind")
+    exchange: str = config.exchange("answers", "answers or counts")
+    memory: int = config.memory(0, "earlier trials recalled in the prompt")
+    temperature: float = config.temperature(
+        0.0, "sampling temperature of the subject (0: its top answer)"
     )
 
     def __post_init__(self) -> None:
-        normalise_lists(self, norm=str, persona=str)
+        config.normalise(self)
         whole_list(self, "majority", low=None)
         whole_list(self, "ally", low=None)
         whole(self, "subjects", 1)  # bounded by the rows it makes, below
-        whole(self, "memory", 0, MAX_WINDOW, " trials a subject can recall")
-        number(self, "temperature", 0.0, MAX_TEMPERATURE)
         if not self.majority and not self.ally:
             raise ConfigError("give at least one majority size or ally condition")
         if any(not 0 <= m <= 50 for m in self.majority):
             raise ConfigError(f"majority sizes must be between 0 and 50, got {self.majority}")
         if any(not 1 <= m <= 50 for m in self.ally):
             raise ConfigError(f"ally conditions need a majority of 1 to 50, got {self.ally}")
-        if not self.norm or not self.persona:
-            raise ConfigError("give at least one norm and one persona")
         # every subject answers every trial among its majority (and ally) in each condition
         per_subject = TRIALS * sum(c["majority"] + 1 + c["ally"] for c in self.conditions())
         check_rows(
@@ -190,15 +178,8 @@ class AschConfig:
             "--subjects or the conditions",
             most=("subjects", per_subject, 0),
         )
-        for norm in self.norm:
-            norm_text(norm)
-        for persona in self.persona:
+        for persona in self.personas:
             resolve_persona(persona, self.persona_file)
-        make_person(self.model, temperature=self.temperature)
-        if self.exchange not in EXCHANGES:
-            raise ConfigError(
-                f"unknown exchange rule {self.exchange!r}; choose one of {', '.join(EXCHANGES)}"
-            )
         topology = Topology(self.topology)
         for size in {m + 1 for m in self.majority} | {m + 2 for m in self.ally}:
             topology.build(size, seed=0)
@@ -208,8 +189,8 @@ class AschConfig:
         cells = [(m, False) for m in self.majority] + [(m, True) for m in self.ally]
         return [
             {"norm": norm, "persona": persona, "majority": m, "ally": ally}
-            for norm in self.norm
-            for persona in self.persona
+            for norm in self.norms
+            for persona in self.personas
             for m, ally in cells
         ]
 

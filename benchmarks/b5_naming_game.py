@@ -26,14 +26,14 @@ def build(n: int):
     from workbench.society import Round, Situation, Society, Task, make_person
 
     try:
-        from workbench.studies.conventions import (
+        from workbench.society.coordination import (
             NAMING_GAME_MEMORY,
             coordination_game,
+            game_network,
             name_pool,
-            network,
         )
 
-        graph = network("random", n, DEGREE, seed=1)
+        graph = game_network("random", n, DEGREE, seed=1)
         persons = [make_person("rule:naming_game")] * n
         task = coordination_game(name_pool(10))
         situation = Situation(topology=graph, memory=NAMING_GAME_MEMORY, schedule="speaker_hearer")

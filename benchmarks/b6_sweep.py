@@ -31,10 +31,10 @@ def sweep(workload: str):
 
     if workload == "rule":
         config = AschConfig(model="rule:conformist:0.3", subjects=8)
-        return Sweep("asch", {"norm": ["public", "private"]}, 8, config=config)
+        return Sweep("asch", {"norms": ["public", "private"]}, 8, config=config)
     config = AschConfig(model=MODEL, subjects=2, majority=(1, 3), ally=())
     gateway = GatewayConfig(concurrency=16, timeout=30)
-    return Sweep("asch", {"norm": ["public", "private"]}, 8, config=config, gateway=gateway)
+    return Sweep("asch", {"norms": ["public", "private"]}, 8, config=config, gateway=gateway)
 
 
 def measure(workload: str, folder: Path) -> dict:

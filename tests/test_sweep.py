@@ -330,7 +330,7 @@ def test_cli_sweep_bad_input_is_one_line(tmp_path, capsys, extra, message):
 def test_a_live_gateway_serves_every_run_in_this_process(tmp_path):
     gateway = always("B")
     config = AschConfig(model="fake/model", subjects=1, majority=(0,), ally=())
-    sweep = Sweep("asch", {"norm": ["public", "private"]}, seeds=2, config=config)
+    sweep = Sweep("asch", {"norms": ["public", "private"]}, seeds=2, config=config)
     result = sweep.run(store=tmp_path / "s.sqlite", progress=False, gateway=gateway)
     assert result.complete and len(result.runs) == 4
     # 4 runs x 18 trials, every one answered by this gateway and stored as such

@@ -94,6 +94,7 @@ from workbench.society.coordination import (
     run_outcomes,
     timeline,
 )
+from workbench.society.persons import is_rule
 from workbench.studies import Study, StudyResult, Unit, unit_seed
 
 if TYPE_CHECKING:
@@ -185,6 +186,11 @@ class ConventionsConfig:
         for kind in self.topologies:
             for n in self.sizes:
                 check_game_network(kind, n, self.degree)
+
+    @property
+    def model(self) -> str:
+        """The LLM models of the study, comma-separated (for run listings), or ``"rules"``."""
+        return ",".join(p for p in self.populations if not is_rule(p)) or "rules"
 
     def conditions(self) -> list[dict[str, Any]]:
         """Every game condition, in result order: population, then topology, then size."""

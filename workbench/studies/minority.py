@@ -77,6 +77,7 @@ from workbench.society.coordination import (
     population,
     unit_keys,
 )
+from workbench.society.persons import is_rule
 from workbench.studies import Study, StudyResult, Unit, unit_seed
 
 if TYPE_CHECKING:
@@ -213,6 +214,11 @@ class MinorityConfig:
             ),
         )
         check_game_network(self.topology, n, self.degree)
+
+    @property
+    def model(self) -> str:
+        """The LLM models of the study, comma-separated (for run listings), or ``"rules"``."""
+        return ",".join(p for p in self.populations if not is_rule(p)) or "rules"
 
     def alternative(self, convention: str) -> str:
         """The name the committed members give against ``convention``."""

@@ -266,8 +266,10 @@ class Explorer(widgets.VBox):
             show_hint()
             at = sections["person"].index(model) + 1
             sections["person"][at:at] = [hint, self.api_base, self.api_key_env]
-        if "topology" in self.controls:
-            self.controls["topology"].observe(lambda _: self._show_topology_params(), "value")
+        if self._topology_field() is not None:
+            self.controls[self._topology_field()].observe(
+                lambda _: self._show_topology_params(), "value"
+            )
             self._show_topology_params()
         if "persona_file" in self.controls:
             self.controls["persona_file"].observe(lambda _: self._refresh_personas(), "value")
@@ -279,10 +281,14 @@ class Explorer(widgets.VBox):
         self.tabs.selected_index = 0
         self._refresh_command()
 
+    def _topology_field(self) -> str | None:
+        """The config field naming the network: ``topology`` (one) or ``topologies``."""
+        return next((f for f in ("topology", "topologies") if f in self.controls), None)
+
     def _show_topology_params(self) -> None:
         from workbench.society import TOPOLOGIES
 
-        kinds = [k.strip() for k in str(self.controls["topology"].value).split(",")]
+        kinds = [k.strip() for k in str(self.controls[self._topology_field()].value).split(",")]
         if all(k in TOPOLOGIES for k in kinds):  # one kind, or a list of kinds
             used = {p for k in kinds for p in TOPOLOGIES[k]}
         else:  # a kind this panel does not know: hide nothing

@@ -45,20 +45,20 @@ def _run_registered(monkeypatch):
 #: A rule population per study, so that nothing would need a model.
 RULE = {
     "asch": ["--model", "rule:truthful"],
-    "conventions": ["--model", "rule:memory"],
-    "minority": ["--model", "rule:naming_game"],
+    "conventions": ["--populations", "rule:memory"],
+    "minority": ["--populations", "rule:naming_game"],
     "polarization": ["--populations", "rule:degroot"],
 }
 
 CRASHES = [
-    ("conventions", ["--members", "10000000"], "--members 10000000 is more than 100,000"),
+    ("conventions", ["--sizes", "10000000"], "--sizes 10000000 is more than 100,000"),
     ("minority", ["--members", "10000000"], "--members 10000000 is more than 100,000"),
     ("polarization", ["--members", "10000000"], "--members 10000000 is more than 100,000"),
     ("polarization", ["--rounds", "1e9"], "--rounds"),
     ("polarization", ["--rounds", "1000000000"], "--rounds at most 209,714"),
     ("asch", ["--subjects", "10000000"], "decision rows"),
-    ("conventions", ["--members", "20000", "--horizon", "1"], "on a complete network"),
-    ("polarization", ["--members=50000", "--topology=complete", "--rounds=1"], "ties"),
+    ("conventions", ["--sizes", "20000", "--horizon", "1"], "on a complete network"),
+    ("polarization", ["--members=50000", "--topologies=complete", "--rounds=1"], "ties"),
     *(
         (study, [f"--horizon={value}"], message)
         for study in ("conventions", "minority")
@@ -108,7 +108,7 @@ def test_the_bounds_say_where_they_come_from():
     _, err = invoke(["run", "conventions", *RULE["conventions"], "--horizon", "1e12"])
     assert "more than the 4,194,304 a run can hold in memory (8 GiB at ~2 KiB a row)" in err
     assert "--horizon at most" in err  # and how far to lower it
-    _, err = invoke(["run", "conventions", *RULE["conventions"], "--members", "10000000"])
+    _, err = invoke(["run", "conventions", *RULE["conventions"], "--sizes", "10000000"])
     assert "members a society can hold in memory" in err and "use at most 100,000" in err
 
 
@@ -116,14 +116,14 @@ def test_the_bounds_say_where_they_come_from():
 
 CONFIGS = {
     "asch": (AschConfig, {"model": "rule:truthful"}),
-    "conventions": (ConventionsConfig, {"model": ("rule:memory",)}),
-    "minority": (MinorityConfig, {"model": ("rule:naming_game",)}),
+    "conventions": (ConventionsConfig, {"populations": ("rule:memory",)}),
+    "minority": (MinorityConfig, {"populations": ("rule:naming_game",)}),
     "polarization": (PolarizationConfig, {"populations": ("rule:degroot",)}),
     "sandbox": (SandboxConfig, {"mix": ("rule:majority=3", "rule:committed:B=1")}),
 }
 
 BAD = [
-    ("conventions", {"members": (10**7,)}),
+    ("conventions", {"sizes": (10**7,)}),
     ("minority", {"members": 10**7}),
     ("polarization", {"members": 10**7}),
     ("sandbox", {"members": 10**7}),
@@ -184,17 +184,17 @@ def test_defaults_stay_valid_and_whole_floats_become_ints(study):
 
 def test_the_largest_examples_of_the_tests_and_notebooks_fit():
     ConventionsConfig(
-        model=("rule:naming_game",), members=(32, 64, 128, 256), names=512, runs=8, horizon=400
+        populations=("rule:naming_game",), sizes=(32, 64, 128, 256), names=512, runs=8, horizon=400
     )
     PolarizationConfig(
         populations=tuple(f"rule:deffuant:{d}" for d in (0.1, 0.15, 0.2, 0.25, 0.3)),
-        topology=("complete",),
+        topologies=("complete",),
         members=200,
         rounds=100,
         runs=1,
         initial="uniform",
     )
-    MinorityConfig(model=("rule:naming_game", "rule:memory"), members=24, runs=8, horizon=30)
+    MinorityConfig(populations=("rule:naming_game", "rule:memory"), members=24, runs=8, horizon=30)
     AschConfig(model="rule:truthful", subjects=100, majority=(0, 1, 2, 3, 4, 8, 15), ally=(3,))
 
 

@@ -432,9 +432,9 @@ def _exchanges() -> tuple[str, ...]:
 
 
 def _topologies() -> tuple[str, ...]:
-    from workbench.society.topology import TOPOLOGIES
+    from workbench.society.topology import KINDS
 
-    return tuple(TOPOLOGIES)
+    return tuple(KINDS)
 
 
 def model(default: str, help: str = "model of the LLM persons (litellm string) or a rule spec"):

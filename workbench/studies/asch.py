@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -291,6 +291,7 @@ class AschStudy(Study):
 
     name = "asch"
     Config = AschConfig
+    example: ClassVar[dict] = {"model": "rule:conformist:0.4", "subjects": 3, "ally": (3,)}
 
     def units(self, seed: int) -> list[Unit]:
         """One unit per condition and subject; subject ``i`` has the same seed everywhere."""

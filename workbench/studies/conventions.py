@@ -67,7 +67,7 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -220,6 +220,11 @@ class ConventionsStudy(Study):
     """
 
     name = "conventions"
+    example: ClassVar[dict] = {
+        "populations": ("rule:naming_game", "rule:memory"),
+        "sizes": (10,),
+        "runs": 2,
+    }
     Config = ConventionsConfig
 
     def units(self, seed: int) -> list[Unit]:

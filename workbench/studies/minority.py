@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -313,6 +313,13 @@ class MinorityStudy(Study):
     """
 
     name = "minority"
+    example: ClassVar[dict] = {
+        "populations": ("rule:naming_game", "rule:memory"),
+        "members": 12,
+        "committed": (0.0, 0.25),
+        "runs": 2,
+        "horizon": 6.0,
+    }
     Config = MinorityConfig
 
     def units(self, seed: int) -> list[Unit]:

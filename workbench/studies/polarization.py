@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -300,6 +300,11 @@ class PolarizationStudy(Study):
     """
 
     name = "polarization"
+    example: ClassVar[dict] = {
+        "populations": ("rule:degroot", "rule:deffuant:0.3", "rule:hk:0.25"),
+        "members": 12,
+        "rounds": 6,
+    }
     Config = PolarizationConfig
 
     def units(self, seed: int) -> list[Unit]:

@@ -14,20 +14,14 @@ import networkx as nx
 import pytest
 
 from workbench.commands.run import add_config_arguments, add_run_arguments, config_from_args
-from workbench.errors import ConfigError
 from workbench.llm import Gateway, GatewayConfig
 from workbench.society import NORMS, Topology
-from workbench.studies import StudyInterrupted
+from workbench.society.persons import rule_examples
+from workbench.studies import STUDIES, StudyInterrupted
 from workbench.studies.asch import AschConfig, AschStudy
-from workbench.widgets import (
-    Explorer,
-    SandboxConfig,
-    SandboxStudy,
-    default_studies,
-    notebook_gateway,
-)
-from workbench.widgets.controls import NormControl, PersonaMix, to_argv
-from workbench.widgets.sandbox import parse_mix
+from workbench.studies.sandbox import SandboxConfig, SandboxStudy, parse_mix
+from workbench.widgets import Explorer, default_studies, notebook_gateway
+from workbench.widgets.controls import NormControl, NormList, PersonaMix
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 RULES = ("rule:majority=0.75", "rule:committed:B=0.25")
@@ -182,8 +176,8 @@ def test_the_panel_builds_the_config_the_cli_builds(panel):
     a["model"].value = "rule:conformist:0.3"
     a["majority"].value = "0,2,5"
     a["ally"].value = ""
-    a["norm"].value = "private"
-    a["persona"].value = ("team_player", "independent_thinker")
+    a["norms"].value = "private"
+    a["personas"].value = ("team_player", "independent_thinker")
     a["subjects"].value = 3
     full = shlex.split(panel.command_line(full=True))
     assert cli_config(AschConfig, full[3:]) == panel.config()
@@ -192,8 +186,8 @@ def test_the_panel_builds_the_config_the_cli_builds(panel):
         model="rule:conformist:0.3",
         majority=(0, 2, 5),
         ally=(),
-        norm=("private",),
-        persona=("team_player", "independent_thinker"),
+        norms=("private",),
+        personas=("team_player", "independent_thinker"),
         subjects=3,
     )
 
@@ -463,12 +457,54 @@ def test_a_replay_miss_is_a_readable_message(monkeypatch, tmp_path):
     assert "is not in cassette" in panel.error and "not recorded" in status(panel)
 
 
-def test_to_argv_rejects_what_the_cli_would_split():
-    from workbench.widgets.controls import config_parser
+def test_a_comma_inside_a_list_entry_reaches_the_config_unchanged(panel):
+    sentence = "Be honest, always."
+    panel.controls["norm"].value = sentence
+    assert panel.config().norm == sentence
+    argv = shlex.split(panel.command_line())
+    assert cli_config(SandboxConfig, argv[3:]).norm == sentence
 
-    parser = config_parser(AschConfig)
-    with pytest.raises(ConfigError, match="contains a comma"):
-        to_argv(parser, {"norm": ("Be brief, be kind.",)})
-    with pytest.raises(ConfigError, match="needs at least one entry"):
-        to_argv(parser, {"persona": ()})
-    assert to_argv(parser, {"ally": ()}) == ["--ally=none"]
+    panel.study_select.value = "asch"
+    norms = panel.controls["norms"]
+    norms.value = (sentence, "private")
+    assert panel.config().norms == (sentence, "private")
+    norms.value = sentence  # one text is one norm, never split at its comma
+    assert panel.config().norms == (sentence,)
+    argv = shlex.split(panel.command_line())
+    assert "--norms=Be honest\\, always." in argv
+    assert cli_config(AschConfig, argv[3:]) == panel.config()
+
+
+def test_norm_list_adds_and_removes_norms():
+    norms = NormList("norms", ("public",))
+    assert norms.field == "norms" and norms.value == ("public",)
+    norms.add.click()
+    assert norms.value == ("public", "none")
+    norms.rows.children[1].children[0].text.value = "Agree, if you can."
+    assert norms.value == ("public", "Agree, if you can.")
+    norms.rows.children[0].children[1].click()  # remove the first
+    assert norms.value == ("Agree, if you can.",)
+
+
+def test_the_model_box_offers_every_registered_rule(panel):
+    examples = rule_examples()
+    assert len(examples) >= 5
+    assert set(examples) <= set(panel.controls["model"].options)
+    pick = panel.controls["mix"].rows.children[0].children[0]
+    assert set(examples) <= set(pick.options)
+    panel.study_select.value = "asch"
+    assert set(examples) <= set(panel.controls["model"].options)
+
+
+def test_a_list_of_models_gets_rows_of_model_boxes():
+    panel = Explorer(studies={name: STUDIES[name] for name in ("conventions",)})
+    models = next(panel.controls[f] for f in ("populations", "model") if f in panel.controls)
+    assert isinstance(models, PersonaMix) and models.free and not models.shares
+    models.value = ("rule:memory", "openai/gpt-4o-mini")
+    assert panel.config() == type(panel.config())(**{models.field: models.value})
+
+
+def test_the_widgets_never_import_the_command_line():
+    folder = Path(__file__).resolve().parents[1] / "workbench" / "widgets"
+    for path in folder.glob("*.py"):
+        assert "workbench.commands" not in path.read_text(), path.name

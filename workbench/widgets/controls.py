@@ -1,74 +1,78 @@
-"""One widget per config field, read back through the CLI's own parser.
+"""One widget per config field, made from the field's :class:`~workbench.config.FieldSpec`.
 
-The Explorer does not know any study's fields: it asks
-:func:`workbench.commands.run.add_config_arguments` for the flags of the study's config
-dataclass (the same call that builds ``workbench run STUDY``), makes one widget per flag,
-named after the field, and turns the widgets back into a config by writing the equivalent
-command line and parsing it with that parser and
-:func:`~workbench.commands.run.config_from_args`. So the panel builds exactly the config
-object the CLI builds for the same values, and can show that command line.
+The Explorer does not know any study's fields: :func:`controls_for` reads the specs of
+the study's config dataclass (:func:`workbench.config.fields_of`: the same specs the
+CLI's flags and the sweep keys come from) and makes one widget per field, named after
+it, from the field's kind, whether it is a list, whether it may be None and its
+choices. Only a few fields have a richer widget, chosen by name, singular or plural:
+the model box (:data:`MODEL_FIELDS`), the persona mix (:data:`MIX_FIELDS`) and the norm
+control (:data:`NORM_FIELDS`). :func:`config_of` builds the config straight from the
+widget values with :func:`workbench.config.make`, so a list entry is never split again:
+a norm sentence with a comma reaches the config as it was typed.
 
-Each widget's ``value`` is in the field's CLI form: numbers and text as themselves, lists
-as comma-separated text (``"0,1,3"``) except the persona/mix fields, whose widgets hold a
-tuple of entries. Empty text stands for None in optional fields.
+Each widget's ``value`` is a form :func:`workbench.config.coerce` accepts: numbers,
+booleans and text as themselves; a tuple of entries for the model list, persona mix and
+norm list widgets; other lists as comma-separated text (``"0,1,3"``, ``\\,`` for a comma
+inside an entry). Empty text stands for None in an optional field.
 """
 
 from __future__ import annotations
 
-import argparse
-import shlex
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 
-from workbench.errors import ConfigError
-from workbench.society import EXCHANGES, NORMS, SCHEDULES, TOPOLOGIES, load_personas
+from workbench import config as fields
+from workbench.config import FieldSpec
+from workbench.society import NORMS, TOPOLOGIES, load_personas
+from workbench.society.persons import is_rule, rule_examples
+from workbench.society.topology import ALIASES
 
 __all__ = [
     "MIX_FIELDS",
-    "NormControl",
-    "PersonaMix",
+    "MODEL_FIELDS",
+    "NORM_FIELDS",
     "SECTIONS",
+    "TOPOLOGY_FIELDS",
     "TOPOLOGY_PARAMS",
-    "config_parser",
+    "NormControl",
+    "NormList",
+    "PersonaMix",
+    "config_of",
+    "controls_for",
     "make_control",
     "model_choices",
-    "parse_config",
-    "to_argv",
+    "model_hint",
+    "topology_kinds",
 ]
 
 #: Parameters that only some topologies use (shown only for those).
 TOPOLOGY_PARAMS: frozenset[str] = frozenset(p for ps in TOPOLOGIES.values() for p in ps)
+#: Fields holding a model or rule spec (one: a model box; a list: rows of model boxes).
+MODEL_FIELDS = ("model", "models", "population", "populations")
 #: Fields whose widget is a persona mix (entries ``who=share``) or a persona list.
 MIX_FIELDS = ("mix", "persona", "personas")
+#: Fields whose widget is a norm control (one norm) or a list of them.
+NORM_FIELDS = ("norm", "norms")
+#: Fields naming the network kind (one, or a list compared within a run).
+TOPOLOGY_FIELDS = ("topology", "topologies")
 #: Which tab a field goes to; fields named nowhere go to "design".
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "person": ("model", *MIX_FIELDS, "persona_file", "temperature"),
+    "person": (*MODEL_FIELDS, *MIX_FIELDS, "persona_file", "temperature"),
     "situation": (
         "members",
-        "topology",
+        "sizes",
+        *TOPOLOGY_FIELDS,
         *sorted(TOPOLOGY_PARAMS),
-        "norm",
+        *NORM_FIELDS,
         "exchange",
         "schedule",
         "memory",
     ),
 }
-_CHOICES: dict[str, Sequence[str]] = {
-    "topology": tuple(TOPOLOGIES),
-    "exchange": tuple(EXCHANGES),
-    "schedule": tuple(SCHEDULES),
-}
-RULE_SPECS = (
-    "rule:truthful",
-    "rule:majority",
-    "rule:conformist:0.5",
-    "rule:committed:A",
-    "rule:committed:B",
-    "rule:confederate",
-)
 _STYLE = {"description_width": "110px"}
 
 
@@ -76,88 +80,18 @@ def _wide() -> widgets.Layout:
     return widgets.Layout(width="420px")
 
 
-class _RaisingParser(argparse.ArgumentParser):
-    """argparse whose errors are :class:`ConfigError` (a panel must not exit)."""
-
-    def error(self, message: str) -> None:  # noqa: D401 - argparse API
-        raise ConfigError(message)
-
-
-def config_parser(config: type) -> argparse.ArgumentParser:
-    """The ``workbench run`` flags of the dataclass ``config``, raising instead of exiting."""
-    from workbench.commands.run import add_config_arguments
-
-    parser = _RaisingParser(prog="workbench run", add_help=False)
-    add_config_arguments(parser, config)
-    return parser
-
-
-def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    return {a.dest: a for a in parser._actions if a.option_strings}
-
-
-def to_argv(parser: argparse.ArgumentParser, values: dict[str, Any]) -> list[str]:
-    """The command-line flags that give ``values`` (field name to widget value).
-
-    Fields left at an empty value in an optional field are omitted (so they take the
-    default, None); booleans become ``--flag`` / ``--no-flag``; tuples are joined with
-    commas (``none`` for an empty list).
-    """
-    argv = []
-    for name, action in _actions(parser).items():
-        if name not in values:
-            continue
-        value, flag = values[name], action.option_strings[0]
-        if isinstance(action, argparse.BooleanOptionalAction):
-            argv.append(flag if value else "--no-" + flag.removeprefix("--"))
-            continue
-        if isinstance(value, tuple | list):
-            for entry in value:
-                if "," in str(entry):
-                    tip = "save it as a named persona" if name in MIX_FIELDS else "rephrase it"
-                    raise ConfigError(
-                        f"{name}: {entry!r} contains a comma, which separates list "
-                        f"entries on the command line; {tip}"
-                    )
-            if not value and action.type("none") != ():
-                raise ConfigError(f"{name} needs at least one entry")
-            value = ",".join(str(v) for v in value) or "none"
-        elif isinstance(action.default, tuple) and not str(value).strip():
-            value = "none"  # the CLI's empty list
-        elif value is None or (isinstance(value, str) and not value.strip()):
-            if action.default is None:
-                continue
-            raise ConfigError(f"{name} needs a value")
-        argv.append(f"{flag}={value}")
-    return argv
-
-
-def parse_config(config: type, argv: list[str]) -> Any:
-    """The config the CLI builds from ``argv`` (:class:`ConfigError` on bad input)."""
-    from workbench.commands.run import config_from_args
-
-    args = config_parser(config).parse_args(argv)
-    return config_from_args(config, args)
-
-
-def command_line(study: str, argv: list[str], seed: int | None = None) -> str:
-    """The ``workbench run`` command equivalent to a panel's settings."""
-    seed_args = [] if seed is None else [f"--seed={seed}"]
-    return shlex.join(["workbench", "run", study, *argv, *seed_args])
-
-
 def model_choices() -> list[str]:
-    """Models offered in the model box: the local catalogue, then the rule policies."""
+    """Models offered in the model box: the local catalogue, then every registered rule."""
     from workbench.llm.catalogue import list_models
 
-    return [f"local/{m['name']}" for m in list_models()] + list(RULE_SPECS)
+    return [f"local/{m['name']}" for m in list_models()] + rule_examples()
 
 
 def model_hint(model: str) -> str:
     """One line about a model string (cached, will download, rule, remote)."""
     from workbench.llm.catalogue import list_models
 
-    if model.startswith("rule:"):
+    if is_rule(model):
         return "a rule policy: no model is called"
     if model.startswith("local/"):
         name = model.removeprefix("local/")
@@ -175,6 +109,19 @@ def model_hint(model: str) -> str:
         "any litellm model string; the provider's key is read from the environment "
         "(for an OpenAI-compatible server, fill in server and key variable)"
     )
+
+
+def topology_kinds(value: Any) -> list[str]:
+    """The network kinds a topology widget's value names (text or a list), aliases resolved."""
+    kinds = fields.split(value) if isinstance(value, str) else [str(v) for v in value]
+    return [ALIASES.get(k, k) for k in kinds]
+
+
+def _entries(value: Any) -> tuple:
+    """A list widget's value as a tuple: one text is one entry (it is never split)."""
+    if isinstance(value, str):
+        return (value,)
+    return tuple(value)
 
 
 class NormControl(widgets.VBox):
@@ -224,14 +171,70 @@ class NormControl(widgets.VBox):
             self._syncing = False
 
 
-class PersonaMix(widgets.VBox):
-    """Pick personas (and rule policies) with shares: ``value`` is a tuple of entries.
+class NormList(widgets.VBox):
+    """Norms compared within a run: one :class:`NormControl` per entry, add and remove.
 
-    With ``shares=True`` an entry is ``"who=share"`` (the sandbox's mix); otherwise just
-    ``"who"`` (a list of persona conditions, as in Asch's ``persona``).
+    ``value`` is a tuple of norms (preset names or sentences); a text assigned to it is
+    one norm, never split at its commas.
     """
 
-    value = traitlets.Tuple()
+    value = traitlets.Any(())
+
+    def __init__(self, name: str, value: Sequence[str] = ("none",), **kwargs) -> None:
+        self.field = name
+        self.rows = widgets.VBox()
+        self.add = widgets.Button(
+            description="add norm", icon="plus", layout=widgets.Layout(width="110px")
+        )
+        self.add.layout.margin = "0 0 0 114px"
+        self.add.on_click(self._add_row)
+        super().__init__([self.rows, self.add], **kwargs)
+        self._syncing = False
+        self.value = _entries(value)
+        self._rebuild(self.value)
+        self.observe(lambda c: self._syncing or self._rebuild(c["new"]), "value")
+
+    @traitlets.validate("value")
+    def _validate(self, proposal) -> tuple:
+        return _entries(proposal["value"])
+
+    def _row(self, norm: str, first: bool) -> widgets.HBox:
+        control = NormControl(self.field if first else "", norm)
+        remove = widgets.Button(icon="times", tooltip="remove", layout=widgets.Layout(width="36px"))
+        row = widgets.HBox([control, remove])
+        control.observe(lambda _: self._read(), "value")
+        remove.on_click(lambda _: self._remove(row))
+        return row
+
+    def _rebuild(self, value) -> None:
+        self.rows.children = [self._row(n, i == 0) for i, n in enumerate(value)]
+
+    def _add_row(self, _=None) -> None:
+        self.rows.children = [*self.rows.children, self._row("none", not self.rows.children)]
+        self._read()
+
+    def _remove(self, row) -> None:
+        self.rows.children = [r for r in self.rows.children if r is not row]
+        self._read()
+
+    def _read(self) -> None:
+        self._syncing = True
+        try:
+            self.value = tuple(row.children[0].value for row in self.rows.children)
+        finally:
+            self._syncing = False
+
+
+class PersonaMix(widgets.VBox):
+    """Pick entries from a list (personas, rule policies, models): ``value`` is a tuple.
+
+    With ``shares=True`` an entry is ``"who=share"`` (the sandbox's mix); otherwise just
+    ``"who"`` (a list of persona conditions, as in Asch's ``personas``). With
+    ``free=True`` each row is a box that also takes text not in the list (a model
+    string).
+    """
+
+    value = traitlets.Any(())
 
     def __init__(
         self,
@@ -239,10 +242,13 @@ class PersonaMix(widgets.VBox):
         value: Sequence[str],
         choices: Callable[[], list[str]],
         shares: bool = True,
+        *,
+        free: bool = False,
         **kwargs,
     ) -> None:
         self.field = name
         self.shares = shares
+        self.free = free
         self._choices = choices
         self.rows = widgets.VBox()
         self.add = widgets.Button(
@@ -253,9 +259,13 @@ class PersonaMix(widgets.VBox):
         super().__init__([widgets.HBox([label, self.rows]), self.add], **kwargs)
         self.add.layout.margin = "0 0 0 114px"
         self._syncing = False
-        self.value = tuple(value)
+        self.value = _entries(value)
         self._rebuild(self.value)
         self.observe(lambda c: self._syncing or self._rebuild(c["new"]), "value")
+
+    @traitlets.validate("value")
+    def _validate(self, proposal) -> tuple:
+        return _entries(proposal["value"])
 
     def refresh(self) -> None:
         """Reload the choices (e.g. after a persona was saved)."""
@@ -272,7 +282,12 @@ class PersonaMix(widgets.VBox):
 
     def _row(self, who: str, share: float) -> widgets.HBox:
         options = list(dict.fromkeys([*self._choices(), who]))
-        pick = widgets.Dropdown(options=options, value=who, layout=widgets.Layout(width="230px"))
+        width = widgets.Layout(width="300px" if self.free else "230px")
+        pick = (
+            widgets.Combobox(options=options, value=who, ensure_option=False, layout=width)
+            if self.free
+            else widgets.Dropdown(options=options, value=who, layout=width)
+        )
         parts: list[widgets.Widget] = [pick]
         if self.shares:
             parts.append(
@@ -312,70 +327,91 @@ class PersonaMix(widgets.VBox):
             self._syncing = False
 
 
+def _text(spec: FieldSpec) -> str:
+    """A field's default as its text box shows it (empty for None and the empty list)."""
+    if spec.default is None:
+        return ""
+    if spec.many:
+        return fields.join(spec.default)
+    return fields.to_text(spec.default)
+
+
 def make_control(
-    name: str,
-    action: argparse.Action,
-    default: Any,
+    spec: FieldSpec,
     *,
     persona_names: Callable[[], list[str]] = lambda: list(load_personas()),
+    suggest: Sequence[str] = (),
 ) -> widgets.Widget:
     """The widget of one config field, named (``description``) after the field.
 
     Parameters
     ----------
-    name : str
-        Field name.
-    action : argparse.Action
-        The field's ``workbench run`` flag.
-    default : Any
-        The field's default value.
+    spec : FieldSpec
+        The field (:func:`workbench.config.fields_of`).
     persona_names : callable
         Returns the persona names to offer (the library plus a persona file).
+    suggest : sequence of str
+        Values to offer in a text field's box (the field's ``"suggest"`` metadata);
+        other text is allowed too.
     """
-    tip = action.help or ""
+    name, default, tip = spec.name, spec.default, spec.help
     common = {"description": name, "style": _STYLE}
-    if name == "model" and isinstance(default, str):
+    if spec.kind is str and name in MODEL_FIELDS:
+        if spec.many:
+            return PersonaMix(name, default or (), model_choices, shares=False, free=True)
         return widgets.Combobox(
-            value=str(default),
+            value=default or "",
             options=model_choices(),
             ensure_option=False,
             layout=_wide(),
             tooltip=tip,
             **common,
         )
-    if name in MIX_FIELDS and isinstance(default, tuple):
-        shares = any("=" in str(e) for e in default) or name == "mix"
-        if shares:
-            return PersonaMix(name, default, lambda: [*persona_names(), *RULE_SPECS], True)
-        return PersonaMix(name, default, persona_names, False)
-    if name == "norm":
-        value = default if isinstance(default, str) else ",".join(default)
-        return NormControl(name, value)
-    if isinstance(action, argparse.BooleanOptionalAction):
+    if spec.kind is str and name in MIX_FIELDS:
+        if not spec.many:
+            return widgets.Combobox(
+                value=default or "none",
+                options=persona_names(),
+                ensure_option=False,
+                layout=_wide(),
+                tooltip=tip,
+                **common,
+            )
+        entries = default or ()
+        if name == "mix" or any("=" in str(e) for e in entries):
+            return PersonaMix(name, entries, lambda: [*persona_names(), *rule_examples()], True)
+        return PersonaMix(name, entries, persona_names, False)
+    if spec.kind is str and name in NORM_FIELDS:
+        if spec.many:
+            return NormList(name, default or ("none",))
+        return NormControl(name, default or "none")
+    if spec.many or spec.optional or default is None:
+        hint = tip + (" (comma-separated; \\, for a comma inside an entry)" if spec.many else "")
+        if spec.choices:
+            hint += f"; one of {', '.join(spec.choices)}"
+        return widgets.Text(
+            value=_text(spec), placeholder=tip, layout=_wide(), tooltip=hint, **common
+        )
+    if spec.kind is bool:
         return widgets.Checkbox(value=bool(default), indent=True, tooltip=tip, **common)
-    if name in _CHOICES and isinstance(default, str):
-        if default in _CHOICES[name]:
-            return widgets.Dropdown(options=_CHOICES[name], value=default, tooltip=tip, **common)
+    if spec.choices:
+        if default in spec.choices:
+            return widgets.Dropdown(options=spec.choices, value=default, tooltip=tip, **common)
         return widgets.Combobox(  # the study knows more values (e.g. "auto"): suggest ours
-            value=default,
-            options=[default, *_CHOICES[name]],
+            value=str(default),
+            options=[str(default), *spec.choices],
             ensure_option=False,
             tooltip=tip,
             **common,
         )
-    if isinstance(default, tuple) or default is None:
-        shown = "" if default is None else ",".join(str(v) for v in default)
-        return widgets.Text(value=shown, placeholder=tip, layout=_wide(), tooltip=tip, **common)
-    if action.type is int:
+    if spec.kind is int:
         return widgets.IntText(value=int(default), tooltip=tip, **common)
-    if action.type is float:
+    if spec.kind is float:
         return widgets.FloatText(value=float(default), step=0.05, tooltip=tip, **common)
-    if name == "question":
-        from workbench.widgets.sandbox import QUESTIONS
-
+    if suggest:
         return widgets.Combobox(
             value=str(default),
-            options=list(QUESTIONS),
+            options=list(dict.fromkeys([str(default), *suggest])),
             ensure_option=False,
             layout=_wide(),
             tooltip=tip,
@@ -384,13 +420,34 @@ def make_control(
     return widgets.Text(value=str(default), layout=_wide(), tooltip=tip, **common)
 
 
-def controls_for(config: type, **kwargs) -> dict[str, widgets.Widget]:
-    """One widget per field of ``config``, by field name, with the field's default."""
-    import dataclasses
-
-    actions = _actions(config_parser(config))
-    controls = {}
+def _suggestions(config: type) -> dict[str, Sequence[str]]:
+    """Field name -> the values its ``"suggest"`` metadata offers (a tuple or a callable)."""
+    out = {}
     for f in dataclasses.fields(config):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-        controls[f.name] = make_control(f.name, actions[f.name], default, **kwargs)
-    return controls
+        suggest = f.metadata.get("suggest")
+        if suggest:
+            out[f.name] = tuple(suggest() if callable(suggest) else suggest)
+    return out
+
+
+def controls_for(
+    config: type, *, persona_names: Callable[[], list[str]] | None = None
+) -> dict[str, widgets.Widget]:
+    """One widget per field of ``config``, by field name, holding the field's default."""
+    kwargs = {} if persona_names is None else {"persona_names": persona_names}
+    suggest = _suggestions(config)
+    return {
+        name: make_control(spec, suggest=suggest.get(name, ()), **kwargs)
+        for name, spec in fields.fields_of(config).items()
+    }
+
+
+def config_of(config: type, values: Mapping[str, Any]) -> Any:
+    """The config ``config`` of widget values (field name -> value): :func:`config.make`.
+
+    Raises
+    ------
+    ConfigError
+        For a value the field does not take, or a config its checks reject.
+    """
+    return fields.make(config, values)

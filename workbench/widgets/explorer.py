@@ -9,9 +9,11 @@ study's own plot and the network of one society with each member coloured by its
 at the step chosen on a slider. With "compare" on, the previous run's plot stays beside
 the new one, captioned with the settings that changed.
 
-The panel builds its config through the CLI's parser (see
-:mod:`workbench.widgets.controls`), so ``panel.config()`` is the object
-``workbench run STUDY`` builds from ``panel.command_line()``.
+The widgets are made from the config's field specs and the config is built straight
+from their values with :func:`workbench.config.make` (see
+:mod:`workbench.widgets.controls`); the panel shows the equivalent command,
+:func:`workbench.config.command_line`, which ``workbench run STUDY`` parses back into
+``panel.config()``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import base64
 import dataclasses
 import html
 import json
+import shlex
 import threading
 import time
 import traceback
@@ -28,23 +31,22 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from workbench import config as fields
 from workbench.errors import CassetteMissError, ConfigError, WorkbenchError
 from workbench.society import draw_seed, load_personas
 from workbench.studies import STUDIES, Study, StudyFailed, StudyInterrupted, StudyResult, Unit
 from workbench.widgets.controls import (
+    MODEL_FIELDS,
     SECTIONS,
+    TOPOLOGY_FIELDS,
     TOPOLOGY_PARAMS,
-    NormControl,
     PersonaMix,
-    command_line,
-    config_parser,
+    config_of,
     controls_for,
     model_hint,
-    parse_config,
-    to_argv,
+    topology_kinds,
 )
 from workbench.widgets.plots import choice_shares_figure, layout, network_figure, png
-from workbench.widgets.sandbox import SandboxStudy
 
 __all__ = ["Explorer", "default_studies"]
 
@@ -52,9 +54,15 @@ _ERROR = '<div style="color:#b00020"><b>Error:</b> {}</div>'
 _TAB_TITLES = ("person", "situation", "design")
 
 
+#: The study the panel shows first, when it is registered.
+FIRST = "sandbox"
+
+
 def default_studies() -> dict[str, type[Study]]:
-    """The sandbox, then every registered study (:data:`workbench.studies.STUDIES`)."""
-    return {SandboxStudy.name: SandboxStudy, **STUDIES}
+    """Every registered study (:data:`workbench.studies.STUDIES`), the sandbox first."""
+    studies = dict(STUDIES.items())
+    first = {FIRST: studies.pop(FIRST)} if FIRST in studies else {}
+    return {**first, **studies}
 
 
 def _image_output(data: bytes, text: str = "<Figure>") -> dict:
@@ -249,23 +257,26 @@ class Explorer(widgets.VBox):
     def _build_form(self) -> None:
         cls = self.study_class
         self.controls = controls_for(cls.Config, persona_names=self._persona_names)
-        self._defaults = self.values()
         sections: dict[str, list[widgets.Widget]] = {t: [] for t in _TAB_TITLES}
         for name, control in self.controls.items():
             section = next((s for s, names in SECTIONS.items() if name in names), "design")
             sections[section].append(control)
             control.observe(lambda _: self._refresh_command(), "value")
-        if "model" in self.controls:
-            hint = widgets.HTML(layout=widgets.Layout(margin="0 0 0 114px"))
-            model = self.controls["model"]
+        model_field = next((f for f in MODEL_FIELDS if f in self.controls), None)
+        if model_field is not None:
+            model = self.controls[model_field]
+            shown = [self.api_base, self.api_key_env]
+            if isinstance(model.value, str):  # one model: say what it is
+                hint = widgets.HTML(layout=widgets.Layout(margin="0 0 0 114px"))
 
-            def show_hint(_=None) -> None:
-                hint.value = f"<i>{html.escape(model_hint(model.value))}</i>"
+                def show_hint(_=None) -> None:
+                    hint.value = f"<i>{html.escape(model_hint(model.value))}</i>"
 
-            model.observe(show_hint, "value")
-            show_hint()
+                model.observe(show_hint, "value")
+                show_hint()
+                shown.insert(0, hint)
             at = sections["person"].index(model) + 1
-            sections["person"][at:at] = [hint, self.api_base, self.api_key_env]
+            sections["person"][at:at] = shown
         if self._topology_field() is not None:
             self.controls[self._topology_field()].observe(
                 lambda _: self._show_topology_params(), "value"
@@ -283,13 +294,13 @@ class Explorer(widgets.VBox):
 
     def _topology_field(self) -> str | None:
         """The config field naming the network: ``topology`` (one) or ``topologies``."""
-        return next((f for f in ("topology", "topologies") if f in self.controls), None)
+        return next((f for f in TOPOLOGY_FIELDS if f in self.controls), None)
 
     def _show_topology_params(self) -> None:
         from workbench.society import TOPOLOGIES
 
-        kinds = [k.strip() for k in str(self.controls[self._topology_field()].value).split(",")]
-        if all(k in TOPOLOGIES for k in kinds):  # one kind, or a list of kinds
+        kinds = topology_kinds(self.controls[self._topology_field()].value)
+        if kinds and all(k in TOPOLOGIES for k in kinds):  # one kind, or a list of kinds
             used = {p for k in kinds for p in TOPOLOGIES[k]}
         else:  # a kind this panel does not know: hide nothing
             used = set(TOPOLOGY_PARAMS)
@@ -348,32 +359,23 @@ class Explorer(widgets.VBox):
     # -- config -----------------------------------------------------------------------
 
     def values(self) -> dict[str, Any]:
-        """The widget values, by field name (a norm for a list field as a 1-tuple)."""
-        lists = {
-            f.name
-            for f in dataclasses.fields(self.study_class.Config)
-            if isinstance(f.default, tuple)
-        }
-        return {
-            name: (control.value,)
-            if isinstance(control, NormControl) and name in lists
-            else control.value
-            for name, control in self.controls.items()
-        }
-
-    def argv(self) -> list[str]:
-        """The ``workbench run STUDY`` flags of the current settings (seed excluded)."""
-        return to_argv(config_parser(self.study_class.Config), self.values())
+        """The widget values, by field name (each a form :func:`~workbench.config.coerce` takes)."""
+        return {name: control.value for name, control in self.controls.items()}
 
     def config(self):
-        """The study config of the current settings, built by the CLI's parser.
+        """The study config of the current settings (:func:`workbench.config.make`).
 
         Raises
         ------
         ConfigError
-            For a value the CLI would reject.
+            For a value a field does not take or the config's checks reject (the
+            message ``workbench run`` would give for the same value).
         """
-        return parse_config(self.study_class.Config, self.argv())
+        return config_of(self.study_class.Config, self.values())
+
+    def argv(self) -> list[str]:
+        """The ``workbench run STUDY`` flags of the current settings (seed excluded)."""
+        return fields.to_argv(self.config())
 
     def seed_value(self) -> int | None:
         """The seed box as an int (None when empty: a seed is drawn at Run)."""
@@ -386,12 +388,19 @@ class Explorer(widgets.VBox):
             raise ConfigError(f"seed must be a whole number, got {text!r}") from None
 
     def command_line(self, full: bool = False) -> str:
-        """The equivalent ``workbench run`` command (flags at their default left out)."""
-        argv = self.argv()
+        """The equivalent ``workbench run`` command; it runs as printed.
+
+        Parameters
+        ----------
+        full : bool
+            Write every field's flag, not only those that differ from their default.
+        """
+        words = ["workbench", "run", self.study_class.name]
+        cfg, seed = self.config(), self.seed_value()
         if not full:
-            defaults = set(to_argv(config_parser(self.study_class.Config), self._defaults))
-            argv = [a for a in argv if a not in defaults]
-        return command_line(self.study_select.value, argv, self.seed_value())
+            return fields.command_line(words, cfg, seed)
+        seed_args = [] if seed is None else [f"--seed={seed}"]
+        return shlex.join([*words, *fields.to_argv(cfg, changed_only=False), *seed_args])
 
     def _refresh_command(self) -> None:
         try:

@@ -84,17 +84,18 @@ def draw_network(
     """
     from matplotlib.lines import Line2D
 
-    from workbench.widgets.sandbox import option_palette
+    from workbench.society.persons import is_rule
+    from workbench.studies.sandbox import option_palette
 
     pos = layout(graph) if pos is None else pos
     palette = option_palette(options)
     by_node = states.set_index("node") if len(states) else pd.DataFrame(columns=["choice"])
     nx.draw_networkx_edges(graph, pos, ax=ax, alpha=0.35, width=1.0)
-    for shape, is_rule in (("o", False), ("s", True)):
+    for shape, rules in (("o", False), ("s", True)):
         nodes, colours = [], []
         for node in graph.nodes:
             model = by_node.model.get(node, "") if "model" in by_node else ""
-            if str(model).startswith("rule:") != is_rule:
+            if is_rule(str(model)) != rules:
                 continue
             choice = by_node.choice.get(node) if "choice" in by_node else None
             nodes.append(node)
@@ -176,7 +177,7 @@ def choice_shares_figure(decisions: pd.DataFrame, title: str = "") -> Figure:
     """
     import seaborn as sns
 
-    from workbench.widgets.sandbox import option_palette, option_shares
+    from workbench.studies.sandbox import option_palette, option_shares
 
     options = tuple(decisions.options.iloc[0]) if len(decisions) else ("A", "B")
     shares = option_shares(decisions, options)

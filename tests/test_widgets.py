@@ -508,3 +508,12 @@ def test_the_widgets_never_import_the_command_line():
     folder = Path(__file__).resolve().parents[1] / "workbench" / "widgets"
     for path in folder.glob("*.py"):
         assert "workbench.commands" not in path.read_text(), path.name
+
+
+def test_topology_parameters_follow_a_list_of_topologies():
+    panel = Explorer(studies={"polarization": STUDIES["polarization"]})
+    shown = lambda name: panel.controls[name].layout.display != "none"  # noqa: E731
+    panel.controls["topologies"].value = "complete,small_world"
+    assert not shown("homophily")
+    panel.controls["topologies"].value = "complete,sbm"
+    assert shown("homophily") and shown("members")

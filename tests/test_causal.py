@@ -23,6 +23,7 @@ from workbench.analysis.causal import (
     ClusterDesign,
     ExposureMapping,
     PositivityWarning,
+    SparseConditionWarning,
     estimate_effects,
     exposure,
     exposure_probabilities,
@@ -71,6 +72,7 @@ def _simulate(graph: nx.Graph, design, base: np.ndarray, seed: int) -> pd.DataFr
                 probabilities=probs,
                 estimands=("direct", "spillover", "total"),
                 means=False,
+                interval="normal",  # these tests check the estimates and standard errors
             )
             table["rep"] = rep
             table["gap"] = exposed[zz == 1].mean() - exposed[zz == 0].mean()
@@ -165,6 +167,7 @@ def test_ht_is_exactly_unbiased_and_its_variance_conservative(design):
     estimates, variances, weights = [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PositivityWarning)
+        warnings.simplefilter("ignore", SparseConditionWarning)
         for bits in itertools.product((0, 1), repeat=int(units.max()) + 1):
             z = np.array(bits)[units]
             weights.append(np.prod(np.where(np.array(bits) == 1, design.p, 1 - design.p)))
@@ -179,6 +182,8 @@ def test_ht_is_exactly_unbiased_and_its_variance_conservative(design):
                 probabilities=probs,
                 means=False,
                 naive=False,
+                interval="normal",
+                min_units=0,  # HT of an empty condition is 0, which keeps HT unbiased
             )
             table = table[table["estimator"] == "horvitz_thompson"].set_index("estimand")
             estimates.append(table["estimate"])
@@ -205,9 +210,10 @@ def test_hand_computed_estimates():
     np.testing.assert_allclose(probs.pi[1], expected[1])
     z = {0: 1, 1: 0, 2: 0, 3: 0, 4: 0}  # conditions: c10, c01, c00, c00, c00
     y = {0: 3.0, 1: 2.0, 2: 4.0, 3: 1.0, 4: 5.0}
-    table = estimate_effects(graph, z, y, design, probabilities=probs).set_index(
-        ["estimand", "estimator"]
-    )
+    with pytest.warns(SparseConditionWarning, match="fewer than 1 units"):
+        table = estimate_effects(
+            graph, z, y, design, probabilities=probs, interval="normal", min_units=1
+        ).set_index(["estimand", "estimator"])
     ht_c01 = 2 / 0.375 / 5
     ht_c00 = (4 / 0.25 + 1 / 0.25 + 5 / 0.25) / 5
     ht_c10 = 3 / 0.25 / 5
@@ -215,8 +221,10 @@ def test_hand_computed_estimates():
     assert estimate[("mean[c01]", "horvitz_thompson")] == pytest.approx(ht_c01)
     assert estimate[("spillover", "horvitz_thompson")] == pytest.approx(ht_c01 - ht_c00)
     assert estimate[("direct", "horvitz_thompson")] == pytest.approx(ht_c10 - ht_c00)
-    assert estimate[("mean[c11]", "horvitz_thompson")] == 0.0  # nobody in c11
-    assert np.isnan(estimate[("mean[c11]", "hajek")])
+    # nobody in c11: no estimate and no standard error, rather than an SE of 0
+    for estimator in ("horvitz_thompson", "hajek"):
+        assert np.isnan(estimate[("mean[c11]", estimator)])
+        assert np.isnan(table.loc[("mean[c11]", estimator), "se"])
     assert estimate[("spillover", "hajek")] == pytest.approx(2.0 - 10 / 3)
     assert estimate[("direct", "hajek")] == pytest.approx(3.0 - 10 / 3)
     assert estimate[("direct", "naive")] == pytest.approx(3.0 - 3.0)
@@ -271,8 +279,13 @@ def test_series_and_mapping_inputs_agree():
     z = {"a": 1, "b": 0, "c": 1, "d": 0}
     y = {"a": 1.0, "b": 2.0, "c": 0.5, "d": 3.0}
     design = BernoulliDesign(0.5)
-    one = estimate_effects(graph, z, y, design)
-    two = estimate_effects(graph, pd.Series(z).astype(bool), pd.Series(y)[::-1], design)
+    kwargs = {"seed": 0, "min_units": 1}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SparseConditionWarning)
+        one = estimate_effects(graph, z, y, design, **kwargs)
+        two = estimate_effects(
+            graph, pd.Series(z).astype(bool), pd.Series(y)[::-1], design, **kwargs
+        )
     pd.testing.assert_frame_equal(one, two)
 
 
@@ -322,7 +335,7 @@ def test_positivity_exclusions_are_reported():
     z = {v: int(v % 2 == 0) for v in graph}
     y = {v: float(v) for v in graph}
     with pytest.warns(PositivityWarning, match="1 of 7 nodes can never be in c01"):
-        table = estimate_effects(graph, z, y, design, seed=0)
+        table = estimate_effects(graph, z, y, design, seed=0, min_units=0)
     spill = table[table["estimand"] == "spillover"]
     assert (spill["n_excluded"] == 1).all()
     assert (table.loc[table["estimand"] == "mean[c00]", "n_excluded"] == 0).all()
@@ -330,7 +343,7 @@ def test_positivity_exclusions_are_reported():
         estimate_effects(graph, z, y, design, seed=0, on_positivity="raise")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        estimate_effects(graph, z, y, design, seed=0, on_positivity="ignore")
+        estimate_effects(graph, z, y, design, seed=0, on_positivity="ignore", min_units=0)
 
 
 # ------------------------------------------------------------------- designs and clusters
@@ -393,6 +406,9 @@ def test_bad_input_raises_one_line_config_errors():
         (lambda: estimate_effects(graph, z, y, "bernoulli"), "design must be"),
         (lambda: estimate_effects(graph, z, y, design, estimands=["overall"]), "unknown estimand"),
         (lambda: estimate_effects(graph, z, y, design, level=95), "level"),
+        (lambda: estimate_effects(graph, z, y, design, interval="bootstrap"), "interval must"),
+        (lambda: estimate_effects(graph, z, y, design, resamples=10), "resamples must"),
+        (lambda: estimate_effects(graph, z, y, design, min_units=-1), "min_units must"),
         (
             lambda: estimate_effects(graph, z, y, ClusterDesign(0.5, [{0, 1}, {2, 3}])),
             "varies within the cluster",
@@ -428,3 +444,85 @@ def test_bad_input_raises_one_line_config_errors():
         with pytest.raises(ConfigError, match=message) as info:
             call()
         assert "\n" not in str(info.value)
+
+
+# ------------------------------------------------------- sparse and flat conditions
+
+
+def _ring_experiment() -> tuple[nx.Graph, dict, BernoulliDesign]:
+    graph = nx.cycle_graph(12)
+    z = {v: int(v in (0, 6)) for v in graph}  # c10: 0, 6; c01: 1, 5, 7, 11; c11 empty
+    return graph, z, BernoulliDesign(0.5)
+
+
+def test_an_empty_condition_gives_nan_and_a_warning_never_an_se_of_zero():
+    graph, z, design = _ring_experiment()
+    y = {v: float(v) for v in graph}
+    with pytest.warns(SparseConditionWarning, match="fewer than 2 units"):
+        table = estimate_effects(graph, z, y, design, seed=1).set_index(["estimand", "estimator"])
+    for estimator in ("horvitz_thompson", "hajek"):
+        for estimand in ("total", "mean[c11]", "spillover_treated"):  # c11 is empty
+            row = table.loc[(estimand, estimator)]
+            assert np.isnan(row["estimate"]) and np.isnan(row["se"]), (estimand, row)
+            assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"])
+        assert np.isfinite(table.loc[("direct", estimator), "se"])
+
+
+@pytest.mark.parametrize("interval", ["randomization", "normal"])
+def test_a_condition_whose_outcomes_are_all_equal_has_a_positive_width(interval):
+    graph, z, design = _ring_experiment()
+    codes = exposure(graph, z)["condition"]
+    rng = np.random.default_rng(0)
+    # every c10 node has outcome 1.0, the others vary
+    y = {v: 1.0 if codes[v] == "c10" else float(rng.normal()) for v in graph}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SparseConditionWarning)
+        table = estimate_effects(graph, z, y, design, interval=interval, seed=2)
+    rows = table[table["estimand"].isin(["direct", "mean[c10]"])]
+    assert (rows["se"] > 0).all() and (rows["ci_high"] - rows["ci_low"] > 0).all(), rows
+
+
+def test_all_outcomes_equal_gives_nan_intervals_with_a_warning():
+    graph, z, design = _ring_experiment()
+    with pytest.warns(SparseConditionWarning, match="all outcomes are equal"):
+        table = estimate_effects(graph, z, dict.fromkeys(graph, 1.0), design, seed=3)
+    direct = table[(table["estimand"] == "direct") & (table["estimator"] != "naive")]
+    hajek = direct[direct["estimator"] == "hajek"].iloc[0]
+    assert hajek["estimate"] == 0 and np.isnan(hajek["se"]) and np.isnan(hajek["ci_low"])
+    # HT is not location-invariant: its estimate and variance are not 0 here
+    ht = direct[direct["estimator"] == "horvitz_thompson"].iloc[0]
+    assert ht["se"] > 0 and ht["ci_low"] < ht["ci_high"]
+
+
+def test_randomization_intervals_are_reproducible_and_contain_the_estimate():
+    graph = nx.watts_strogatz_graph(40, 4, 0.1, seed=4)
+    design = BernoulliDesign(0.5)
+    z = design.draw(graph, 5)
+    rng = np.random.default_rng(6)
+    y = {v: float(rng.normal()) + z[v] for v in graph}
+    one = estimate_effects(graph, z, y, design, seed=7, means=False)
+    two = estimate_effects(graph, z, y, design, seed=7, means=False)
+    pd.testing.assert_frame_equal(one, two)
+    normal = estimate_effects(graph, z, y, design, seed=7, means=False, interval="normal")
+    pd.testing.assert_series_equal(one["estimate"], normal["estimate"])
+    pd.testing.assert_series_equal(one["se"], normal["se"])
+    assert (one["ci_low"] < one["estimate"]).all() and (one["estimate"] < one["ci_high"]).all()
+
+
+def test_diagnose_reports_every_diagnosand():
+    from workbench.analysis import diagnose
+    from workbench.analysis.diagnosis import DIAGNOSANDS
+
+    graph = nx.watts_strogatz_graph(30, 4, 0.1, seed=8)
+    table = diagnose(graph, BernoulliDesign(0.5), n_sims=30, resamples=100, seed=9)
+    assert list(table.columns) == list(DIAGNOSANDS)
+    assert set(table["estimand"]) == {"direct", "spillover", "total"}
+    assert set(table["estimator"]) == {"horvitz_thompson", "hajek", "naive"}
+    assert (table["n_sims"] == 30).all()
+    truth = table.set_index(["estimand", "estimator"])["truth"]
+    assert truth[("total", "hajek")] == 1.5 and truth[("spillover", "hajek")] == 0.5
+    assert table["coverage"].between(0, 1).all() and (table["mean_width"] > 0).all()
+    again = diagnose(graph, BernoulliDesign(0.5), n_sims=30, resamples=100, seed=9)
+    pd.testing.assert_frame_equal(table, again)
+    with pytest.raises(ConfigError, match="unknown effect"):
+        diagnose(graph, BernoulliDesign(0.5), effects={"indirect": 1.0})

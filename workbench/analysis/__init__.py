@@ -13,6 +13,8 @@ The public API, by module (names load on first use, so importing one module stay
   :func:`estimate_effects`, :func:`graph_clusters` (its randomization base class is
   ``workbench.analysis.causal.Design``, not to be confused with the factorial
   :class:`Design` here);
+- :mod:`~workbench.analysis.diagnosis`: :func:`diagnose` (bias, coverage, power and
+  interval width of a planned causal design, by simulation);
 - :mod:`~workbench.analysis.information`: :func:`entropy`, :func:`collective_entropy`,
   :func:`mutual_information`, :func:`mutual_information_table`, :func:`transfer_entropy`,
   :func:`transfer_entropy_matrix`, :func:`group_transfer_entropy`, :class:`InfoResult`.
@@ -42,6 +44,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "exposure_probabilities",
         "graph_clusters",
     ),
+    "diagnosis": ("diagnose",),
     "information": (
         "InfoResult",
         "collective_entropy",

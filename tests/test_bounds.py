@@ -31,7 +31,7 @@ from workbench.studies.asch import AschConfig
 from workbench.studies.conventions import ConventionsConfig
 from workbench.studies.minority import MinorityConfig
 from workbench.studies.polarization import PolarizationConfig
-from workbench.widgets.sandbox import SandboxConfig
+from workbench.studies.sandbox import SandboxConfig
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from workbench.society import (
     Topology,
     Truthful,
 )
+from workbench.society.task import recalled
 
 TASK = Task([Round("Which?", ("A", "B", "C"), correct="A", info={"item": 1})])
 
@@ -90,7 +91,9 @@ def test_pairwise_matching_pairs_neighbours_and_partners_learn():
         assert all(partner[partner[m]] == m for m in partner)
     assert len(gateway.batches) == 3 and all(len(b) == 3 for b in gateway.batches)
     member = society.members[1]
-    assert len(member.memory) == 1 and "answered" in member.memory[0].saw
+    (record,) = member.memory
+    assert record.told and record.partner.startswith("Participant") and record.other
+    assert "answered" in recalled(record)
 
 
 def test_memory_window_keeps_the_last_k_rounds_in_the_prompt():

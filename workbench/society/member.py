@@ -41,8 +41,9 @@ class Member(CellAgent):
     ----------
     answer : str or None
         The member's latest answer.
-    memory : collections.deque of Recollection
-        The last ``situation.memory`` rounds, oldest first.
+    memory : tuple of Recollection
+        The last ``situation.memory`` rounds, oldest first (read-only; see
+        :class:`~workbench.society.task.Recollection` for the fields).
     value : float or None
         A continuous state, kept by rule policies that have one (the opinion of
         :mod:`workbench.society.opinion` rules); None otherwise.
@@ -54,8 +55,13 @@ class Member(CellAgent):
         self.cell = cell
         self.role = role
         self.answer: str | None = None
-        self.memory: deque[Recollection] = deque(maxlen=model.situation.memory)
+        self._memory: deque[Recollection] = deque(maxlen=model.situation.memory)
         self.value: float | None = None
+
+    @property
+    def memory(self) -> tuple[Recollection, ...]:
+        """The remembered rounds, oldest first, as structured records."""
+        return tuple(self._memory)
 
     @property
     def label(self) -> str:
@@ -91,7 +97,7 @@ class Member(CellAgent):
         return Observation(
             round_,
             seen,
-            tuple(self.memory),
+            tuple(self._memory),
             situation.exchange,
             answer=self.answer,
             value=self.value,
@@ -99,23 +105,11 @@ class Member(CellAgent):
             order=order,
         )
 
-    def learn(
-        self,
-        step: int,
-        choice: str | None,
-        saw: str,
-        value: float | None = None,
-        *,
-        other: str | None = None,
-        role: str = "",
-    ) -> None:
-        """Remember this round (the memory window drops the oldest).
-
-        ``value`` is the member's new continuous state, if its person keeps one; in the
-        pairwise schedules ``other`` is the partner's answer and ``role`` the member's part
-        (``"speaker"`` or ``"hearer"``), see :class:`~workbench.society.task.Recollection`.
-        """
-        self.answer = choice
+    def learn(self, record: Recollection, value: float | None = None) -> None:
+        """Take ``record.choice`` as the latest answer and remember ``record`` (the memory
+        window drops the oldest); ``value`` is the new continuous state, if the member's
+        person keeps one."""
+        self.answer = record.choice
         if value is not None:
             self.value = float(value)
-        self.memory.append(Recollection(step, choice, saw, other, role))
+        self._memory.append(record)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from workbench.errors import ConfigError
+from workbench.society.schedules import SCHEDULES
 from workbench.society.topology import Topology
 
 __all__ = ["EXCHANGES", "NORMS", "SCHEDULES", "Situation", "norm_text"]
@@ -42,16 +43,6 @@ NORMS: dict[str, str] = {
 EXCHANGES: dict[str, str] = {
     "answers": "each visible neighbour's answer, by name, in the order given",
     "counts": "only how many visible neighbours chose each option",
-}
-
-#: Schedules: who answers when within a step.
-SCHEDULES: dict[str, str] = {
-    "synchronous": "all members answer at once, seeing their neighbours' previous answers",
-    "sequential": "members answer in a fixed order, seeing earlier answers of the same round",
-    "pairwise": "members are matched in random pairs along edges; partners answer at once",
-    "encounters": "random pairs along edges; each sees the other's answer, then both answer",
-    "speaker_hearer": "random pairs along edges; one partner, at random, speaks and the other "
-    "answers having heard it (the naming game)",
 }
 
 
@@ -87,8 +78,10 @@ class Situation:
         What a member sees of its neighbours' answers, see :data:`EXCHANGES`.
     memory : int
         How many earlier rounds a member recalls in its prompt (0: none).
-    schedule : {"synchronous", "sequential", "pairwise", "encounters", "speaker_hearer"}
-        Who answers when, see :data:`SCHEDULES`.
+    schedule : str
+        Who answers when: the name of a registered schedule (``"synchronous"``,
+        ``"sequential"``, ``"pairwise"``, ``"encounters"``, ``"speaker_hearer"`` or one
+        registered since), see :data:`~workbench.society.schedules.SCHEDULES`.
     shuffle : bool
         List the options in a fresh random order in every LLM prompt (drawn from the
         society's generator), so that position cannot decide the answer.
@@ -111,10 +104,7 @@ class Situation:
             )
         if self.memory < 0:
             raise ConfigError(f"memory window must be 0 or more rounds, got {self.memory}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(
-                f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
-            )
+        SCHEDULES.get(self.schedule)  # a one-line ConfigError naming every schedule
 
     @property
     def norm_text(self) -> str:

@@ -5,9 +5,15 @@ One :meth:`Society.step`:
 1. the task gives the round (question, options, correct answer);
 2. each member's observation is gathered by the exchange rule (what of its neighbours'
    answers reaches it) plus its memory window;
-3. each LLM member's request is built; all requests that can go together are sent to the
-   gateway as **one concurrent batch** (rule members decide locally);
-4. decisions are applied, memories updated, and one row per decision is collected.
+3. the situation's schedule (a :class:`~workbench.society.schedules.Schedule` from the
+   :data:`~workbench.society.schedules.SCHEDULES` registry) decides who answers when; each
+   LLM member's request is built and all requests that can go together are sent to the
+   gateway as **one concurrent batch** (rule members decide locally), through
+   :meth:`Society.ask` or its parts :meth:`Society.decide`, :meth:`Society.remember` and
+   :meth:`Society.record`;
+4. decisions are applied, memories (structured
+   :class:`~workbench.society.task.Recollection` records) updated, and one row per
+   decision is collected.
 
 Schedules: ``"synchronous"`` (everyone answers at once, seeing the neighbours' previous
 answers), ``"sequential"`` (members answer in a given order and see the earlier answers of
@@ -20,7 +26,12 @@ encounters of bounded-confidence models [5]_), ``"speaker_hearer"`` (random maxi
 matching along edges; in each pair one member, at random, speaks first and the other
 answers having heard it: the speaker-hearer interaction of the naming game [2]_). In both
 pairwise schedules a member remembers its partner's answer
-(:attr:`Recollection.other <workbench.society.task.Recollection>`) and its role.
+(:attr:`Recollection.other <workbench.society.task.Recollection>`), its role and the
+task's payoff. A new schedule is a new registered class (see
+:mod:`workbench.society.schedules`), not an edit of :meth:`Society.step`.
+
+:meth:`Society.run` plays a number of steps or stops early on a rule
+(``until(society) -> bool``, checked after every step).
 
 Members may keep a continuous state besides their answer (:attr:`Member.value`, e.g. an
 opinion in [0, 1]): rule policies that keep one return it in ``Decision.extra["value"]``,
@@ -49,7 +60,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import mesa
@@ -60,8 +71,9 @@ from workbench.errors import ConfigError
 from workbench.llm.types import Decision
 from workbench.society.member import Member
 from workbench.society.persons import Person
+from workbench.society.schedules import SCHEDULES, Schedule
 from workbench.society.situation import Situation
-from workbench.society.task import Observation, Round, Task
+from workbench.society.task import Observation, Recollection, Task
 from workbench.society.topology import build_graph
 
 if TYPE_CHECKING:
@@ -143,6 +155,8 @@ class Society(mesa.Model):
 
     Attributes
     ----------
+    schedule : Schedule
+        The situation's schedule, which plays every step.
     seed : int
         The seed actually used.
     network : mesa.discrete_space.Network
@@ -207,7 +221,8 @@ class Society(mesa.Model):
             tables={"decisions": self._columns},
         )
         self._step_choices: list[str] = []
-        self._adjacency: dict[Member, list[Member]] | None = None  # for "encounters"
+        self._adjacency: dict[Member, list[Member]] | None = None  # for random_matching
+        self.schedule: Schedule = SCHEDULES.get(self.situation.schedule)()
 
     # -- running ----------------------------------------------------------------------
 
@@ -218,143 +233,132 @@ class Society(mesa.Model):
             self._gateway = _shared_gateway()
         return self._gateway
 
-    def run(self, steps: int | None = None) -> pd.DataFrame:
-        """Run ``steps`` steps (one pass over the task's rounds by default).
+    def run(
+        self,
+        steps: int | None = None,
+        *,
+        until: Callable[[Society], bool] | None = None,
+    ) -> pd.DataFrame:
+        """Run ``steps`` steps, or fewer when ``until`` says stop.
+
+        Parameters
+        ----------
+        steps : int or None
+            At most this many steps. None: one pass over the task's rounds, or, when
+            ``until`` is given, as many steps as it takes ``until`` to say stop.
+        until : callable or None
+            The stop rule: called with the society after every step (so
+            ``society.steps`` and :attr:`decisions` include that step); the run stops
+            once it returns True. It may keep state between calls (e.g. a streak of
+            successes read from the new rows of the decisions table).
 
         Returns
         -------
         pandas.DataFrame
             :attr:`decisions` so far.
+
+        Examples
+        --------
+        >>> from workbench.society import Round, Task, Truthful
+        >>> s = Society([Truthful(), Truthful()], Task([Round("Which?", ("A", "B"))]),
+        ...             seed=1)
+        >>> s.run(100, until=lambda society: society.steps == 3).step.max()
+        3
         """
-        for _ in range(len(self.task) if steps is None else steps):
+        if steps is None and until is None:
+            steps = len(self.task)
+        done = 0
+        while steps is None or done < steps:
             self.step()
+            done += 1
+            if until is not None and until(self):
+                break
         return self.decisions
 
     def step(self) -> None:
-        """One round: observe, request, decide in one batch, learn, collect."""
+        """One round, played by the situation's schedule (:attr:`schedule`): members
+        observe, decide in batches, learn and are recorded; then the step is collected."""
         round_ = self.task.round(self.steps)
         self._step_choices = []
-        schedule = self.situation.schedule
-        if schedule == "sequential":
-            self._step_sequential(round_)
-        elif schedule == "synchronous":
-            self._step_synchronous(round_)
-        elif schedule == "encounters":
-            self._step_encounters(round_)
-        elif schedule == "speaker_hearer":
-            self._step_speaker_hearer(round_)
-        else:
-            self._step_pairwise(round_)
+        self.schedule.step(self, round_)
         self.datacollector.collect(self)
 
-    def _step_synchronous(self, round_: Round) -> None:
-        batch = []
-        for member in self.members:
-            visible = [n for n in member.neighbours() if n.answer]
-            seen = tuple((n.label, n.answer) for n in visible)
-            batch.append((member, member.observe(round_, seen, tuple(n.value for n in visible))))
-        decisions = self._decide(batch)
-        for (member, observation), decision in zip(batch, decisions, strict=True):
-            member.learn(
-                self.steps, decision.choice, observation.brief(), decision.extra.get("value")
-            )
-            self._record(member, observation, decision)
+    # -- what a schedule plays a step with --------------------------------------------
 
-    def _step_sequential(self, round_: Round) -> None:
-        answers: dict[Member, str] = {}  # this round's answers, in the order given
-        pending: list[tuple[Member, Observation]] = []
+    def ask(
+        self,
+        batch: Sequence[tuple[Member, Observation]],
+        partners: Sequence[Member | None] | None = None,
+    ) -> list[Decision]:
+        """Ask ``batch`` at once; each member learns its answer and remembers what it saw,
+        and one row per decision is recorded.
 
-        def flush() -> None:
-            for (member, observation), decision in zip(pending, self._decide(pending), strict=True):
-                self._apply(member, observation, decision, answers)
-            pending.clear()
+        Parameters
+        ----------
+        batch : sequence of (Member, Observation)
+            The members asked together and what each sees (LLM members in one gateway
+            batch, see :meth:`decide`).
+        partners : sequence of Member or None, optional
+            Aligned with ``batch``: each member's partner, remembered
+            (:attr:`Recollection.partner <workbench.society.task.Recollection>`) and
+            recorded in the ``partner`` column.
 
-        for member in self.order:
-            visible = set(member.neighbours())
-            if any(m in visible for m, _ in pending):
-                flush()  # this member must see a pending neighbour's answer
-            earlier = [m for m in answers if m in visible]
-            seen = tuple((m.label, answers[m]) for m in earlier)
-            observation = member.observe(round_, seen, tuple(m.value for m in earlier))
-            pending.append((member, observation))
-        flush()
-
-    def _step_pairwise(self, round_: Round) -> None:
-        edges = sorted(tuple(sorted(e)) for e in self.network.G.edges)
-        self.random.shuffle(edges)
-        by_node = {m.node: m for m in self.members}
-        matched: set = set()
-        pairs = []
-        for u, v in edges:
-            if u not in matched and v not in matched:
-                matched |= {u, v}
-                pairs.append((by_node[u], by_node[v]))
-        batch = [(m, m.observe(round_)) for pair in pairs for m in pair]
-        decisions = self._decide(batch)
-        for i, (a, b) in enumerate(pairs):
-            (_, obs_a), (_, obs_b) = batch[2 * i], batch[2 * i + 1]
-            dec_a, dec_b = decisions[2 * i], decisions[2 * i + 1]
-            saw_a = f"{b.label} answered {dec_b.choice or 'nothing'}"
-            saw_b = f"{a.label} answered {dec_a.choice or 'nothing'}"
-            a.learn(self.steps, dec_a.choice, saw_a, dec_a.extra.get("value"), other=dec_b.choice)
-            b.learn(self.steps, dec_b.choice, saw_b, dec_b.extra.get("value"), other=dec_a.choice)
-            self._record(a, obs_a, dec_a, partner=b)
-            self._record(b, obs_b, dec_b, partner=a)
-
-    def _step_speaker_hearer(self, round_: Round) -> None:
-        pairs = [
-            (a, b) if self.random.random() < 0.5 else (b, a) for a, b in self._random_matching()
-        ]
-        spoken = [(speaker, speaker.observe(round_)) for speaker, _ in pairs]
-        words = self._decide(spoken)
-        heard = [
-            (hearer, hearer.observe(round_, ((speaker.label, word.choice),)))
-            if word.choice is not None
-            else (hearer, hearer.observe(round_))
-            for (speaker, hearer), word in zip(pairs, words, strict=True)
-        ]
-        answers = self._decide(heard)
-        for (speaker, hearer), (_, obs_s), word, (_, obs_h), answer in zip(
-            pairs, spoken, words, heard, answers, strict=True
-        ):
-            saw_s = f"{hearer.label} answered {answer.choice or 'nothing'}"
-            speaker.learn(
-                self.steps,
-                word.choice,
-                saw_s,
-                word.extra.get("value"),
-                other=answer.choice,
-                role="speaker",
-            )
-            hearer.learn(
-                self.steps,
-                answer.choice,
-                obs_h.brief(),
-                answer.extra.get("value"),
-                other=word.choice,
-                role="hearer",
-            )
-            self._record(speaker, obs_s, word, partner=hearer)
-            self._record(hearer, obs_h, answer, partner=speaker)
-
-    def _step_encounters(self, round_: Round) -> None:
-        batch, partners = [], []
-        for a, b in self._random_matching():
-            for member, partner in ((a, b), (b, a)):
-                seen = ((partner.label, partner.answer),) if partner.answer else ()
-                values = (partner.value,) if partner.answer else ()
-                batch.append((member, member.observe(round_, seen, values)))
-                partners.append(partner)
-        decisions = self._decide(batch)
+        Returns
+        -------
+        list of Decision
+            In ``batch`` order.
+        """
+        decisions = self.decide(batch)
+        partners = [None] * len(batch) if partners is None else list(partners)
         for (member, observation), decision, partner in zip(
             batch, decisions, partners, strict=True
         ):
-            member.learn(
-                self.steps, decision.choice, observation.brief(), decision.extra.get("value")
-            )
-            self._record(member, observation, decision, partner=partner)
+            label = partner.label if partner is not None else None
+            self.remember(member, observation, decision, partner=label)
+            self.record(member, observation, decision, partner=partner)
+        return decisions
 
-    def _random_matching(self) -> list[tuple[Member, Member]]:
+    def decide(self, batch: Sequence[tuple[Member, Observation]]) -> list[Decision]:
+        """Decisions for ``batch``, in order: the LLM members' requests go to the gateway
+        in one call, then the rule members decide, all drawing from :attr:`rng`."""
+        norm = self.situation.norm_text
+        llm = [
+            (i, m.person.request(o, self.task, norm))
+            for i, (m, o) in enumerate(batch)
+            if not m.person.is_rule
+        ]
+        decisions: list[Decision | None] = [None] * len(batch)
+        if llm:
+            answered = self.gateway.decide([r for _, r in llm], self.rng)
+            for (i, _), decision in zip(llm, answered, strict=True):
+                decisions[i] = decision
+        for i, (member, observation) in enumerate(batch):
+            if member.person.is_rule:
+                decisions[i] = member.person.decide(observation, self.rng)
+        return decisions
+
+    def remember(
+        self,
+        member: Member,
+        observation: Observation,
+        decision: Decision,
+        **fields: Any,
+    ) -> None:
+        """``member`` takes ``decision`` (its answer and continuous state) and remembers
+        this step as a :class:`~workbench.society.task.Recollection`: the step, its
+        answer, what ``observation`` showed it, and ``fields`` (``partner``, ``other``,
+        ``told``, ``role``, ``payoff``)."""
+        record = Recollection(
+            self.steps,
+            decision.choice,
+            observation.seen,
+            exchange=observation.exchange,
+            options=observation.options,
+            **fields,
+        )
+        member.learn(record, decision.extra.get("value"))
+
+    def random_matching(self) -> list[tuple[Member, Member]]:
         """A random maximal matching along the network's edges.
 
         Members are taken in random order; each unmatched one is paired with a uniformly
@@ -393,39 +397,18 @@ class Society(mesa.Model):
                 pairs.append((a, partner))
         return pairs
 
-    def _apply(self, member, observation, decision, answers) -> None:
-        if decision.choice is not None:
-            answers[member] = decision.choice
-        member.learn(self.steps, decision.choice, observation.brief(), decision.extra.get("value"))
-        self._record(member, observation, decision)
-
-    def _decide(self, batch: Sequence[tuple[Member, Observation]]) -> list[Decision]:
-        """Decisions for ``batch``: LLM requests in one gateway call, then rules, in order."""
-        norm = self.situation.norm_text
-        llm = [
-            (i, m.person.request(o, self.task, norm))
-            for i, (m, o) in enumerate(batch)
-            if not m.person.is_rule
-        ]
-        decisions: list[Decision | None] = [None] * len(batch)
-        if llm:
-            answered = self.gateway.decide([r for _, r in llm], self.rng)
-            for (i, _), decision in zip(llm, answered, strict=True):
-                decisions[i] = decision
-        for i, (member, observation) in enumerate(batch):
-            if member.person.is_rule:
-                decisions[i] = member.person.decide(observation, self.rng)
-        return decisions
-
     # -- results ----------------------------------------------------------------------
 
-    def _record(
+    def record(
         self,
         member: Member,
         observation: Observation,
         decision: Decision,
         partner: Member | None = None,
     ) -> None:
+        """Add one row to the decisions table: ``member``'s ``decision`` on what
+        ``observation`` showed it, with ``partner``'s id, the conditions and the round's
+        info (see :data:`DECISION_COLUMNS`)."""
         round_ = observation.round
         if decision.choice is not None:
             self._step_choices.append(decision.choice)
@@ -457,6 +440,10 @@ class Society(mesa.Model):
             **round_.info,
         }
         self.datacollector.add_table_row("decisions", row, ignore_missing=True)
+
+    def _record(self, *args: Any, **kwargs: Any) -> None:
+        # the former name, still called by subclasses (OpinionSociety's step-0 rows)
+        self.record(*args, **kwargs)
 
     @staticmethod
     def _consensus(model: Society) -> float:

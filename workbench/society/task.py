@@ -5,6 +5,10 @@ labels, the correct answer if there is one). A member sees the round through an
 :class:`Observation`: the answers of others that the exchange rule lets through and its
 memory of earlier rounds. :meth:`Task.messages` renders both, with the person's persona and
 the situation's norm, into the chat messages an LLM member is asked.
+
+A member's memory is a tuple of :class:`Recollection` records, frozen data (its answer,
+what it saw, its partner, the partner's answer, the payoff); only the rendering functions
+here (:func:`recollection_text`, :func:`recalled`, :func:`brief`) turn it into prompt text.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from workbench.errors import ConfigError
 
-__all__ = ["Observation", "Recollection", "Round", "Task"]
+__all__ = ["Observation", "Recollection", "Round", "Task", "brief", "recalled", "recollection_text"]
 
 
 @dataclass(frozen=True)
@@ -54,29 +58,82 @@ class Round:
                 raise ConfigError(f"{name} answer {value!r} is not one of {self.options}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recollection:
-    """What a member remembers of one earlier round.
+    """What a member remembers of one earlier round: structured data, not prompt text.
+
+    A member's memory (:attr:`Member.memory <workbench.society.Member.memory>`,
+    :attr:`Observation.memory`) is a tuple of these, oldest first, so a rule or a measure
+    reads a member's history as data; the task renders it into a prompt
+    (:func:`recollection_text`, :func:`recalled`).
 
     Parameters
     ----------
     step : int
         The step of the round.
     choice : str or None
-        The member's own answer.
-    saw : str
-        The others' answers as the member saw them, on one line.
+        The member's own answer (None when it gave none).
+    seen : tuple of (str, str)
+        ``(who, answer)`` for each answer of the others the member saw before answering,
+        as in :attr:`Observation.seen`. A one-line string ``"who: answer; ..."`` (what
+        :meth:`Observation.brief` writes) is read back into pairs.
     other : str or None
-        In the pairwise schedules, the partner's answer (None otherwise).
+        In the pairwise schedules, the partner's answer of that round (None otherwise, or
+        when the partner gave none).
     role : str
         In the ``"speaker_hearer"`` schedule, ``"speaker"`` or ``"hearer"``; empty otherwise.
+    partner : str or None
+        The partner's label (``"Participant 3"``), in the schedules that pair members.
+    told : bool
+        True when the member was told its partner's answer after answering (``"pairwise"``
+        and the speaker of ``"speaker_hearer"``): what it saw of the others is then that
+        answer, not ``seen``.
+    payoff : float or None
+        What the round paid the member, when the task defines a payoff
+        (:meth:`Task.payoff` of its answer and the partner's); None otherwise.
+    exchange : {"answers", "counts"}
+        How the member saw ``seen`` (by name, or as counts per option).
+    options : tuple of str
+        The round's options, in the order counts are listed; empty: order of appearance.
     """
 
     step: int
     choice: str | None
-    saw: str
+    seen: tuple[tuple[str, str], ...] = ()
     other: str | None = None
     role: str = ""
+    partner: str | None = None
+    told: bool = False
+    payoff: float | None = None
+    exchange: str = "answers"
+    options: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seen, str):
+            object.__setattr__(self, "seen", _read_brief(self.seen))
+
+
+def _read_brief(line: str) -> tuple[tuple[str, str], ...]:
+    """``"who: answer; ..."`` back into ``(who, answer)`` pairs."""
+    pairs = []
+    for part in line.split("; ") if line else ():
+        who, sep, answer = part.rpartition(": ")
+        if not sep:
+            raise ConfigError(f"cannot read {part!r} as 'who: answer'")
+        pairs.append((who, answer))
+    return tuple(pairs)
+
+
+def brief(
+    seen: Sequence[tuple[str, str]], exchange: str = "answers", options: Sequence[str] = ()
+) -> str:
+    """Answers ``seen`` on one line: ``"who: answer; ..."``, or with ``exchange="counts"``
+    ``"option: count, ..."`` in ``options`` order (options never chosen left out)."""
+    if exchange == "counts":
+        tally = Counter(answer for _, answer in seen)
+        listed = options or tuple(tally)
+        return ", ".join(f"{o}: {tally[o]}" for o in listed if tally[o])
+    return "; ".join(f"{who}: {answer}" for who, answer in seen)
 
 
 @dataclass(frozen=True)
@@ -91,7 +148,7 @@ class Observation:
         ``(who, answer)`` for each answer the exchange rule lets through, in the order
         they were given.
     memory : tuple of Recollection
-        The member's last rounds, oldest first.
+        The member's last rounds, oldest first, as structured records.
     exchange : {"answers", "counts"}
         Whether the member sees who answered what, or only how many chose each option.
     answer : str or None
@@ -145,10 +202,8 @@ class Observation:
         return "\n".join(f"{who} answered: {answer}" for who, answer in self.seen)
 
     def brief(self) -> str:
-        """The others' answers on one line, for memory and result rows."""
-        if self.exchange == "counts":
-            return ", ".join(f"{o}: {c}" for o, c in self.counts().items() if c)
-        return "; ".join(f"{who}: {answer}" for who, answer in self.seen)
+        """The others' answers on one line, for result rows (see :func:`brief`)."""
+        return brief(self.seen, self.exchange, self.options)
 
 
 @dataclass(frozen=True)
@@ -181,6 +236,12 @@ class Task:
     def round(self, step: int) -> Round:
         """The round of ``step`` (1-based, as :attr:`mesa.Model.steps` counts)."""
         return self.rounds[(step - 1) % len(self.rounds)]
+
+    def payoff(self, choice: str | None, other: str | None) -> float | None:
+        """What answering ``choice`` to a partner answering ``other`` pays; None: the task
+        defines no payoff (a game task overrides this). Kept in
+        :attr:`Recollection.payoff` by the pairwise schedules."""
+        return None
 
     def messages(self, observation: Observation, persona: str = "", norm: str = "") -> list[dict]:
         """Chat messages asking one member this round.
@@ -223,12 +284,23 @@ def recollection_text(memory: Sequence[Recollection], saw_label: str = "") -> st
     """
     if not memory:
         return ""
-    lines = [
-        f"Round {r.step}: you answered {r.choice or 'nothing'}"
-        + (f"; {saw_label}{r.saw}" if r.saw else ".")
-        for r in memory
-    ]
+    lines = []
+    for r in memory:
+        saw = recalled(r)
+        lines.append(
+            f"Round {r.step}: you answered {r.choice or 'nothing'}"
+            + (f"; {saw_label}{saw}" if saw else ".")
+        )
     return "Earlier rounds:\n" + "\n".join(lines)
+
+
+def recalled(record: Recollection) -> str:
+    """What the member saw of the others in a remembered round, on one line ("" when
+    nothing): the partner's answer it was told (``"Participant 3 answered B"``), or the
+    answers it saw before answering (see :func:`brief`)."""
+    if record.told:
+        return f"{record.partner} answered {record.other or 'nothing'}"
+    return brief(record.seen, record.exchange, record.options)
 
 
 def chat(persona: str, norm: str, parts: Sequence[str]) -> list[dict]:

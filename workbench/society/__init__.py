@@ -7,7 +7,7 @@ The public API, by concept:
   :class:`Conformist`, :class:`Committed`, :class:`Confederate`, and :func:`make_person`;
 - personas: :class:`Persona`, :func:`load_personas`, :func:`resolve_persona`;
 - the situation: :class:`Situation`, with :data:`NORMS`, :data:`EXCHANGES`,
-  :data:`SCHEDULES`, and :class:`Topology`;
+  :data:`SCHEDULES` (registered :class:`Schedule` classes), and :class:`Topology`;
 - the task: :class:`Task`, :class:`Round`, :class:`Observation`.
 - opinion dynamics: :class:`OpinionSociety`, :class:`OpinionTask`, :class:`Topic`,
   :func:`load_topics`, :func:`resolve_topic`, and the rules :class:`DeGroot`,
@@ -47,6 +47,7 @@ from workbench.society.persons import (
     Truthful,
     make_person,
 )
+from workbench.society.schedules import Schedule
 from workbench.society.situation import EXCHANGES, NORMS, SCHEDULES, Situation
 from workbench.society.society import Society, draw_seed
 from workbench.society.task import Observation, Recollection, Round, Task
@@ -83,6 +84,7 @@ __all__ = [
     "Person",
     "Recollection",
     "Round",
+    "Schedule",
     "RulePerson",
     "Situation",
     "Society",

@@ -262,8 +262,8 @@ class Society(mesa.Model):
         >>> from workbench.society import Round, Task, Truthful
         >>> s = Society([Truthful(), Truthful()], Task([Round("Which?", ("A", "B"))]),
         ...             seed=1)
-        >>> s.run(100, until=lambda society: society.steps == 3).step.max()
-        3
+        >>> s.run(100, until=lambda society: society.steps == 3).step.tolist()
+        [1, 1, 2, 2, 3, 3]
         """
         if steps is None and until is None:
             steps = len(self.task)

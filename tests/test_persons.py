@@ -47,8 +47,10 @@ def test_every_rule_policy_passes_the_conformance_check(policy):
     check_policy(policy)
 
 
-def test_every_registered_rule_is_covered():
-    assert {type(p) for p in POLICIES} == set(RULES.values())
+def test_the_policies_here_are_registered():
+    # every registered rule, wherever it was defined, is checked by tests/test_conformance.py;
+    # these are the parameter variants worth checking besides each rule's example
+    assert {type(p) for p in POLICIES} <= set(RULES.values())
 
 
 ROUND = Round("Which?", ("A", "B", "C"), correct="B", planted="C")

@@ -8,7 +8,9 @@ One concept a module:
 - :mod:`~workbench.society.opinion.topics`: the claims (:class:`Topic`,
   :func:`load_topics`, :func:`resolve_topic`);
 - :mod:`~workbench.society.opinion.rules`: the rules with a continuous opinion,
-  :class:`DeGroot` [2]_, :class:`HegselmannKrause` [4]_, :class:`Deffuant` [3]_;
+  :class:`DeGroot` [2]_ (general row-stochastic weights; :func:`degroot_matrix`,
+  :func:`degroot_limit` per closed class), :class:`HegselmannKrause` [4]_,
+  :class:`Deffuant` [3]_;
 - :mod:`~workbench.society.opinion.task`: :class:`OpinionTask`, which renders the claim,
   the scale, the member's current opinion and its neighbours' opinions (and, optionally,
   their short messages) into the prompt;
@@ -16,7 +18,7 @@ One concept a module:
   member its initial opinion (:func:`initial_opinions`), records it as step 0, and can
   let members post a short message before each round;
 - :mod:`~workbench.society.opinion.measures`: diversity, bimodality, community distance
-  and clusters of a decisions table's opinions.
+  and clusters (major and minor, Weisbuch et al. [5]_) of a decisions table's opinions.
 
 The opinion personas (:data:`~workbench.society.personas.OPINION_PERSONAS`) live with the
 persona library. Importing this package registers the rules ``rule:degroot``,
@@ -34,6 +36,8 @@ References
 .. [4] R. Hegselmann and U. Krause, "Opinion dynamics and bounded confidence: models,
    analysis and simulation", Journal of Artificial Societies and Social Simulation 5(3)
    (2002).
+.. [5] G. Weisbuch, G. Deffuant, F. Amblard and J.-P. Nadal, "Meet, discuss, and
+   segregate!", Complexity 7(3), 55-63 (2002).
 """
 
 from workbench.society.opinion.measures import (
@@ -41,13 +45,22 @@ from workbench.society.opinion.measures import (
     CLUSTER_SHARE,
     bimodality_coefficient,
     community_distance,
+    minor_clusters,
     opinion_clusters,
     opinion_measures,
     opinion_series,
     panels,
     positions,
 )
-from workbench.society.opinion.rules import Deffuant, DeGroot, HegselmannKrause, OpinionRule
+from workbench.society.opinion.rules import (
+    Deffuant,
+    DeGroot,
+    HegselmannKrause,
+    OpinionRule,
+    degroot_classes,
+    degroot_limit,
+    degroot_matrix,
+)
 from workbench.society.opinion.scale import (
     LABELS,
     LEVELS,
@@ -88,11 +101,15 @@ __all__ = [
     "bimodality_coefficient",
     "centre_of",
     "community_distance",
+    "degroot_classes",
+    "degroot_limit",
+    "degroot_matrix",
     "initial_opinions",
     "label_index",
     "label_of",
     "level_of",
     "load_topics",
+    "minor_clusters",
     "opinion_clusters",
     "opinion_measures",
     "opinion_series",

@@ -34,6 +34,7 @@ __all__ = [
     "CLUSTER_SHARE",
     "bimodality_coefficient",
     "community_distance",
+    "minor_clusters",
     "opinion_clusters",
     "opinion_measures",
     "opinion_series",
@@ -42,6 +43,9 @@ __all__ = [
 ]
 
 #: Gap (in Likert levels) that separates two opinion clusters, and a major cluster's share.
+#: A quarter level is 0.05 on Deffuant's [0, 1]; "major" clusters hold at least 5% of the
+#: members, the smaller ones are "minor" (Weisbuch et al. 2002 count the large clusters
+#: apart from the few agents stranded between or beside them).
 CLUSTER_GAP, CLUSTER_SHARE = 0.25, 0.05
 
 
@@ -80,18 +84,33 @@ def bimodality_coefficient(x: Any, axis: int | None = None) -> Any:
     return np.where(np.ptp(x, axis=axis) > 0, bc, np.nan)
 
 
+def _cluster_sizes(x: Any, gap: float) -> tuple[np.ndarray, int]:
+    x = np.sort(np.asarray(x, dtype=float)[~np.isnan(np.asarray(x, dtype=float))])
+    cuts = np.flatnonzero(np.diff(x) > gap)
+    return (np.diff(np.r_[0, cuts + 1, len(x)]) if len(x) else np.zeros(0, int)), len(x)
+
+
 def opinion_clusters(x: Any, gap: float = CLUSTER_GAP, min_share: float = CLUSTER_SHARE) -> int:
     """Number of major opinion clusters in a sample.
 
     The sorted opinions are cut wherever two neighbours are more than ``gap`` apart; a
     group counts when it holds at least ``min_share`` of the opinions (and at least one).
+    The groups below that share are :func:`minor_clusters`.
+
+    References
+    ----------
+    .. [3] G. Weisbuch, G. Deffuant, F. Amblard and J.-P. Nadal, "Meet, discuss, and
+       segregate!", Complexity 7(3), 55-63 (2002): major and minor clusters.
     """
-    x = np.sort(np.asarray(x, dtype=float)[~np.isnan(np.asarray(x, dtype=float))])
-    if not len(x):
-        return 0
-    cuts = np.flatnonzero(np.diff(x) > gap)
-    sizes = np.diff(np.r_[0, cuts + 1, len(x)])
-    return int((sizes >= max(1.0, min_share * len(x) - 1e-9)).sum())
+    sizes, n = _cluster_sizes(x, gap)
+    return int((sizes >= max(1.0, min_share * n - 1e-9)).sum()) if n else 0
+
+
+def minor_clusters(x: Any, gap: float = CLUSTER_GAP, min_share: float = CLUSTER_SHARE) -> int:
+    """Number of minor opinion clusters: groups (cut as :func:`opinion_clusters` cuts)
+    holding less than ``min_share`` of the opinions."""
+    sizes, n = _cluster_sizes(x, gap)
+    return int((sizes < max(1.0, min_share * n - 1e-9)).sum()) if n else 0
 
 
 def community_distance(x: Any, community: Any) -> float:
@@ -105,6 +124,8 @@ def community_distance(x: Any, community: Any) -> float:
 
 def opinion_measures(x: Any, community: Any = None) -> dict[str, float]:
     """Mean, variance, diversity (sd), bimodality, community distance and clusters.
+
+    ``clusters`` counts the major clusters, ``minor_clusters`` the minor ones.
 
     Parameters
     ----------
@@ -127,6 +148,7 @@ def opinion_measures(x: Any, community: Any = None) -> dict[str, float]:
         if community is None
         else community_distance(xs, np.asarray(community)[ok]),
         "clusters": opinion_clusters(xs) if n else float("nan"),  # none known: unknown
+        "minor_clusters": minor_clusters(xs) if n else float("nan"),
     }
 
 
@@ -174,7 +196,7 @@ def opinion_series(wide: pd.DataFrame, community: pd.Series) -> pd.DataFrame:
     -------
     pandas.DataFrame
         ``step``, ``mean``, ``variance``, ``diversity``, ``bimodality``, ``distance``,
-        ``clusters``; a step with no known opinion has NaN measures.
+        ``clusters``, ``minor_clusters``; a step with no known opinion has NaN measures.
     """
     x = wide.to_numpy(dtype=float)
     in_a = (community == COMMUNITIES[0]).to_numpy()
@@ -191,5 +213,8 @@ def opinion_series(wide: pd.DataFrame, community: pd.Series) -> pd.DataFrame:
                 else [bimodality_coefficient(c) for c in x.T],
                 "distance": np.abs(np.nanmean(x[in_a], axis=0) - np.nanmean(x[~in_a], axis=0)),
                 "clusters": [opinion_clusters(c) if (~np.isnan(c)).any() else np.nan for c in x.T],
+                "minor_clusters": [
+                    minor_clusters(c) if (~np.isnan(c)).any() else np.nan for c in x.T
+                ],
             }
         )

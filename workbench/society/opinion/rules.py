@@ -10,8 +10,10 @@ members answer the same question with the same labels, and a rule reads an LLM n
 deterministic given what they see; the randomness of Deffuant's model is in who meets whom
 (the ``"encounters"`` schedule).
 
-- :class:`DeGroot`: the average of its own and its neighbours' opinions (equal weights)
-  [2]_;
+- :class:`DeGroot`: a weighted average of its own and its neighbours' opinions (equal
+  weights by default, or a row of a row-stochastic trust matrix) [2]_; :func:`degroot_matrix`
+  builds the trust matrix of a network and :func:`degroot_limit` gives every member's limit
+  (per closed class of the trust graph, by absorption outside them);
 - :class:`HegselmannKrause`: the average of the opinions within ``eps`` of its own,
   its own included [4]_;
 - :class:`Deffuant`: moves a fraction ``mu`` towards the opinion it meets when that is
@@ -33,12 +35,15 @@ References
 
 from __future__ import annotations
 
+import warnings
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import networkx as nx
 import numpy as np
+from scipy import linalg
 
 from workbench.errors import ConfigError
 from workbench.llm.types import Decision
@@ -46,7 +51,15 @@ from workbench.society.opinion.scale import centre_of, label_index, one_hot
 from workbench.society.persons import RulePerson, register_rule
 from workbench.society.task import Observation
 
-__all__ = ["DeGroot", "Deffuant", "HegselmannKrause", "OpinionRule"]
+__all__ = [
+    "DeGroot",
+    "Deffuant",
+    "HegselmannKrause",
+    "OpinionRule",
+    "degroot_classes",
+    "degroot_limit",
+    "degroot_matrix",
+]
 
 
 def _number(text: str, name: str, low: float, high: float, *, open_low: bool = False) -> float:
@@ -120,18 +133,215 @@ class OpinionRule(RulePerson):
 @register_rule
 @dataclass(frozen=True)
 class DeGroot(OpinionRule):
-    """DeGroot's averaging: the mean of the own and the seen opinions, equal weights [2]_.
+    """DeGroot's averaging: a weighted mean of the own and the seen opinions [2]_.
 
-    On a connected network under the synchronous schedule the trust matrix is
-    ``W = D^-1 (A + I)`` with ``D`` the degrees plus one; opinions converge to the
-    average of the initial opinions weighted by its stationary distribution, here
-    proportional to degree plus one.
+    With no ``weights`` (the default, ``rule:degroot``) every seen opinion and the own one
+    weigh alike: under the synchronous schedule the trust matrix is ``W = D^-1 (A + I)``
+    with ``D`` the degrees plus one. With ``weights`` the member applies its row of a
+    general row-stochastic trust matrix (:meth:`rows` makes one rule per member from
+    ``W``); seen members it gives no weight are ignored. When some trusted member is not
+    seen (no answer yet) the remaining weights are renormalised.
+
+    Parameters
+    ----------
+    weights : tuple of (str, float)
+        ``(label, w_ij)`` of the members this one trusts (their
+        :attr:`~workbench.society.Member.label`); empty: equal weights.
+    self_weight : float
+        ``w_ii``, the weight of the own opinion (with ``weights`` only).
+
+    Notes
+    -----
+    Where the opinions go is :func:`degroot_limit`: on a strongly connected aperiodic
+    trust graph, consensus at ``pi . x(0)`` with ``pi`` the stationary distribution of
+    ``W`` (for equal weights on a connected undirected network ``pi`` is proportional to
+    degree plus one); otherwise each closed class has its own limit.
     """
 
+    weights: tuple[tuple[str, float], ...] = ()
+    self_weight: float = 0.0
     kind: ClassVar[str] = "degroot"
+
+    def __post_init__(self) -> None:
+        if any(w < 0 for _, w in self.weights) or self.self_weight < 0:
+            raise ConfigError("DeGroot weights must be non-negative")
+
+    @classmethod
+    def rows(cls, trust: np.ndarray, labels: Sequence[str]) -> list[DeGroot]:
+        """One rule per member: member ``i`` applies row ``i`` of ``trust``.
+
+        Parameters
+        ----------
+        trust : numpy.ndarray
+            Row-stochastic ``n x n`` trust matrix (:func:`degroot_matrix`).
+        labels : sequence of str
+            The members' labels, in the order of the rows.
+        """
+        trust = _stochastic(trust)
+        if len(labels) != len(trust):
+            raise ConfigError(f"got {len(labels)} labels for a {len(trust)}-row trust matrix")
+        return [
+            cls(
+                tuple((labels[j], float(row[j])) for j in np.flatnonzero(row) if j != i),
+                float(row[i]),
+            )
+            for i, row in enumerate(trust)
+        ]
+
+    def opinion(self, observation: Observation) -> float:
+        if not self.weights:
+            return super().opinion(observation)
+        own, _ = self.opinions(observation)
+        trusted = dict(self.weights)
+        options, k = observation.options, len(observation.options)
+        values = observation.values or (None,) * len(observation.seen)
+        total, weight = self.self_weight * own, self.self_weight
+        for (who, answer), v in zip(observation.seen, values, strict=True):
+            w = trusted.get(who, 0.0)
+            if w and (v is not None or answer in options):
+                total += w * (float(v) if v is not None else centre_of(options.index(answer), k))
+                weight += w
+        x = total / weight if weight > 0 else own
+        return min(max(x, 0.0), 1.0)
 
     def update(self, own: float, others: Sequence[float]) -> float:
         return (own + sum(others)) / (1 + len(others))
+
+
+def _stochastic(trust: np.ndarray, atol: float = 1e-9) -> np.ndarray:
+    w = np.asarray(trust, dtype=float)
+    if w.ndim != 2 or w.shape[0] != w.shape[1]:
+        raise ConfigError(f"a trust matrix must be square, got shape {w.shape}")
+    if (w < 0).any() or not np.allclose(w.sum(axis=1), 1.0, rtol=0, atol=atol):
+        raise ConfigError("a trust matrix must be row-stochastic (non-negative, rows sum to 1)")
+    return w
+
+
+def degroot_matrix(
+    graph: nx.Graph, weight: str | None = None, nodelist: Sequence | None = None
+) -> np.ndarray:
+    """The row-stochastic trust matrix ``W`` of DeGroot's model on ``graph`` [2]_.
+
+    Parameters
+    ----------
+    graph : networkx.Graph or networkx.DiGraph
+        Who trusts whom. In a directed graph an edge ``i -> j`` means ``i`` weighs ``j``'s
+        opinion; an undirected edge goes both ways.
+    weight : str or None
+        None: equal weights, ``W = D^-1 (A + I)`` (the own opinion and every neighbour's
+        alike; :class:`DeGroot`'s default). Else the edge attribute holding ``w_ij``
+        (missing: 1); a self-loop's weight is the self-weight ``w_ii`` (none: 0). Each row
+        is divided by its sum.
+    nodelist : sequence or None
+        Row and column order (default ``graph.nodes``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``W``, ``n x n``, rows summing to one.
+
+    Raises
+    ------
+    ConfigError
+        When a node gives no weight to anyone (a zero row).
+    """
+    nodelist = list(graph.nodes) if nodelist is None else list(nodelist)
+    if weight is None:
+        a = nx.to_numpy_array(graph, nodelist=nodelist, weight=None)
+        np.fill_diagonal(a, 0.0)
+        a += np.eye(len(nodelist))
+    else:
+        a = nx.to_numpy_array(graph, nodelist=nodelist, weight=weight)
+        if (a < 0).any():
+            raise ConfigError(f"trust weights {weight!r} must be non-negative")
+    sums = a.sum(axis=1, keepdims=True)
+    if (sums <= 0).any():
+        empty = [nodelist[i] for i in np.flatnonzero(sums[:, 0] <= 0)]
+        raise ConfigError(f"nodes {empty[:5]} give no weight to anyone")
+    return a / sums
+
+
+def degroot_classes(trust: np.ndarray) -> tuple[list[list[int]], list[int]]:
+    """The closed classes and the transient nodes of a trust matrix's graph.
+
+    A closed class is a strongly connected set of nodes that gives no weight outside
+    itself (an attracting component of the graph ``i -> j`` where ``w_ij > 0``,
+    :func:`networkx.attracting_components`); on an undirected network, a connected
+    component. The other nodes are transient.
+
+    Returns
+    -------
+    classes : list of list of int
+        Each closed class's nodes (row indices), sorted, in order of their first node.
+    transient : list of int
+        The nodes outside every closed class.
+    """
+    w = _stochastic(trust)
+    graph = nx.from_numpy_array(w > 0, create_using=nx.DiGraph)
+    classes = sorted(sorted(c) for c in nx.attracting_components(graph))
+    closed = {i for c in classes for i in c}
+    return classes, [i for i in range(len(w)) if i not in closed]
+
+
+def degroot_limit(trust: np.ndarray, x0: Sequence[float]) -> np.ndarray:
+    """Every node's limit opinion ``lim W^t x(0)`` under DeGroot's model [2]_.
+
+    Within a closed class ``C`` every member ends at ``pi_C . x_C(0)``, with ``pi_C`` the
+    stationary distribution of ``W`` restricted to ``C`` (the left eigenvector for
+    eigenvalue 1, from :func:`scipy.linalg.null_space` of ``W_C^T - I``: neither numpy,
+    scipy nor networkx offers a stationary-distribution call for a stochastic matrix). A
+    transient node ends at the mix of the classes' limits given by absorption: the limits
+    ``x_T`` of the transient nodes solve ``(I - W_TT) x_T = W_TC x_C``.
+
+    Parameters
+    ----------
+    trust : numpy.ndarray
+        Row-stochastic ``n x n`` trust matrix (:func:`degroot_matrix`).
+    x0 : sequence of float
+        Initial opinions, one per row.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``n`` limit opinions.
+
+    Warns
+    -----
+    RuntimeWarning
+        When a closed class is periodic: its opinions oscillate, and the value returned
+        is the limit of their time averages.
+
+    References
+    ----------
+    .. [2] M. H. DeGroot, "Reaching a consensus", Journal of the American Statistical
+       Association 69(345), 118-121 (1974).
+    """
+    w = _stochastic(trust)
+    x0 = np.asarray(x0, dtype=float)
+    if x0.shape != (len(w),):
+        raise ConfigError(f"got {x0.size} initial opinions for a {len(w)}-row trust matrix")
+    classes, transient = degroot_classes(w)
+    limit = np.full(len(w), np.nan)
+    for c in classes:
+        block = w[np.ix_(c, c)]
+        if len(c) > 1 and not nx.is_aperiodic(
+            nx.from_numpy_array(block > 0, create_using=nx.DiGraph)
+        ):
+            warnings.warn(
+                f"a closed class of {len(c)} members is periodic: DeGroot's opinions oscillate "
+                "and the limit given is that of their time averages",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        pi = linalg.null_space(block.T - np.eye(len(c)))[:, 0]
+        pi = pi / pi.sum()
+        limit[c] = pi @ x0[c]
+    if transient:
+        t = np.asarray(transient)
+        closed = np.setdiff1d(np.arange(len(w)), t)
+        rhs = w[np.ix_(t, closed)] @ limit[closed]
+        limit[t] = np.linalg.solve(np.eye(len(t)) - w[np.ix_(t, t)], rhs)
+    return limit
 
 
 @register_rule

@@ -5,6 +5,8 @@ References
 .. [1] Y.-S. Chuang, A. Goyal, N. Harlalka, S. Suresh, R. Hawkins, S. Yang, D. Shah,
    J. Hu and T. T. Rogers, "Simulating opinion dynamics with networks of LLM-based
    agents", Findings of NAACL (2024).
+.. [4] M. H. DeGroot, "Reaching a consensus", Journal of the American Statistical
+   Association 69(345), 118-121 (1974).
 .. [2] G. Deffuant, D. Neau, F. Amblard and G. Weisbuch, "Mixing beliefs among interacting
    agents", Advances in Complex Systems 3, 87-98 (2000).
 .. [3] R. Hegselmann and U. Krause, "Opinion dynamics and bounded confidence: models,
@@ -17,11 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
 from workbench.errors import ConfigError
 from workbench.llm.types import Decision, GenerateRequest
+from workbench.society.opinion.rules import DeGroot, degroot_classes, degroot_limit, degroot_matrix
 from workbench.society.opinion.scale import label_of, level_of, one_hot, position_of
 from workbench.society.opinion.task import OpinionTask
 from workbench.society.society import Society
@@ -73,6 +77,13 @@ class OpinionSociety(Society):
         meaning. Off by default.
     talk_tokens : int
         Most tokens of a message.
+    trust : numpy.ndarray, networkx.Graph or None
+        DeGroot's trust weights, when not equal: a row-stochastic matrix over the members
+        (in order), or a graph on the network's nodes, possibly directed, whose ``weight``
+        edge attribute gives ``w_ij`` and self-loops ``w_ii`` (:func:`degroot_matrix`).
+        Every :class:`DeGroot` member then applies its row (:meth:`DeGroot.rows`); each
+        trusted member must be a neighbour on the network. None: equal weights on the
+        network (``W = D^-1 (A + I)``).
     **kwargs
         Passed to :class:`~workbench.society.Society` (``seed``, ``gateway``, ``roles``,
         ``conditions``, ``run_id``, ``order``).
@@ -80,9 +91,20 @@ class OpinionSociety(Society):
     Attributes
     ----------
     degroot_limit : float
-        The average of the members' initial positions on the Likert scale, weighted by
-        degree plus one: where DeGroot's averaging ends on a connected network. Also a
-        ``degroot_limit`` column of the results.
+        Where DeGroot's averaging ends when it ends in one consensus (one closed class of
+        the trust graph, e.g. a connected network): the initial positions on the Likert
+        scale weighted by the stationary distribution (with equal weights: by degree plus
+        one). NaN when there are several limits. Also a ``degroot_limit`` column.
+    degroot_limits : numpy.ndarray
+        Every member's DeGroot limit position (:func:`degroot_limit`): per connected
+        component (per closed class, by absorption outside them).
+    components : int
+        Connected components of the network (with ``trust``: closed classes), also a
+        column; more than one means no global consensus.
+    degroot_clusters : int
+        Opinion clusters of the DeGroot limits (:func:`~workbench.society.opinion.measures.
+        opinion_clusters`, the measured clusters' definition), also a column; the limits of
+        the classes are in the ``degroot_limits`` column (sorted, ``;``-separated).
     posts : list of dict
         Every message posted: ``step``, ``member``, ``message``.
 
@@ -102,6 +124,7 @@ class OpinionSociety(Society):
         initial: Sequence[float],
         talk: bool = False,
         talk_tokens: int = 48,
+        trust: np.ndarray | nx.Graph | None = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(task, OpinionTask):
@@ -111,8 +134,20 @@ class OpinionSociety(Society):
             raise ConfigError(f"got {len(initial)} initial opinions for {len(persons)} members")
         if any(not 0.0 <= x <= 1.0 for x in initial):
             raise ConfigError("initial opinions must be in [0, 1]")
-        conditions = {**(kwargs.pop("conditions", None) or {}), "degroot_limit": None}
+        conditions = {
+            **(kwargs.pop("conditions", None) or {}),
+            **dict.fromkeys(("degroot_limit", "degroot_limits", "degroot_clusters", "components")),
+        }
         super().__init__(persons, task, situation, conditions=conditions, **kwargs)
+        nodes = [m.node for m in self.members]
+        graph = self.network.G
+        matrix = None
+        if trust is not None:
+            matrix = self._trust(trust, nodes)
+            rows = DeGroot.rows(matrix, [m.label for m in self.members])
+            for member, rule in zip(self.members, rows, strict=True):
+                if isinstance(member.person, DeGroot):
+                    member.person = rule
         self.talk = talk
         self.talk_tokens = talk_tokens
         self.posts: list[dict] = []
@@ -124,9 +159,35 @@ class OpinionSociety(Society):
             keeps = getattr(member.person, "keeps_value", False)
             member.value = x if keeps else None
             positions.append(position_of(x) if keeps else level_of(member.answer, options))
-        weights = np.array([self.network.G.degree(m.node) + 1 for m in self.members], float)
-        self.degroot_limit = float(np.dot(weights, positions) / weights.sum())
-        self.conditions["degroot_limit"] = self.degroot_limit
+        positions = np.asarray(positions, dtype=float)
+        if matrix is None:
+            # equal weights: pi of each component is proportional to degree plus one
+            weights = np.array([graph.degree(node) + 1 for node in nodes], float)
+            index = {node: i for i, node in enumerate(nodes)}
+            parts = [[index[v] for v in c] for c in nx.connected_components(graph)]
+            if len(parts) == 1:
+                limits = np.full(len(nodes), np.dot(weights, positions) / weights.sum())
+            else:
+                limits = np.empty(len(nodes))
+                for c in parts:
+                    limits[c] = np.dot(weights[c], positions[c]) / weights[c].sum()
+        else:
+            parts = degroot_classes(matrix)[0]
+            limits = degroot_limit(matrix, positions)
+        from workbench.society.opinion.measures import opinion_clusters
+
+        self.degroot_limits = limits
+        self.components = len(parts)
+        self.degroot_limit = float(limits[parts[0][0]]) if len(parts) == 1 else float("nan")
+        self.degroot_clusters = opinion_clusters(limits)
+        self.conditions.update(
+            degroot_limit=self.degroot_limit,
+            degroot_limits=";".join(
+                f"{v:+.4f}" for v in sorted({float(limits[c[0]]) for c in parts})
+            ),
+            degroot_clusters=self.degroot_clusters,
+            components=self.components,
+        )
         for member in self.members:
             index = options.index(member.answer)
             start = Decision(
@@ -138,6 +199,24 @@ class OpinionSociety(Society):
                 extra={"value": member.value},
             )
             self._record(member, Observation(round_, answer=member.answer), start)
+
+    def _trust(self, trust: np.ndarray | nx.Graph, nodes: list) -> np.ndarray:
+        """The trust matrix over the members, checked against the network."""
+        if isinstance(trust, nx.Graph):
+            if set(trust.nodes) != set(nodes):
+                raise ConfigError("the trust graph must have the network's nodes")
+            matrix = degroot_matrix(trust, weight="weight", nodelist=nodes)
+        else:
+            matrix = np.asarray(trust, dtype=float)
+            if matrix.shape != (len(nodes), len(nodes)):
+                raise ConfigError(f"a trust matrix for {len(nodes)} members must be square")
+        graph = self.network.G
+        for i, j in zip(*np.nonzero(matrix), strict=True):
+            if i != j and not graph.has_edge(nodes[i], nodes[j]):
+                raise ConfigError(
+                    f"member {i} trusts member {j}, who is not its neighbour on the network"
+                )
+        return matrix
 
     def step(self) -> None:
         """One round: (members post messages,) then they read and answer."""

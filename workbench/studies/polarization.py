@@ -13,10 +13,15 @@ Deffuant's bounded confidence with random pairwise encounters [3]_ and
 Hegselmann-Krause bounded confidence [4]_. The rules keep a continuous opinion ``x`` in
 [0, 1] and report the label of its fifth; on the Likert scale their position is
 ``5 x - 2.5``. Published behaviour: Deffuant's model ends in about ``floor(1 / (2 d))``
-clusters, in consensus for ``d`` above about 0.3 [3]_; Hegselmann-Krause reaches consensus
-for ``eps`` above about 0.2 [4]_; DeGroot's averaging reaches consensus at the average of
-the initial opinions weighted by the stationary distribution of the trust matrix [2]_
-(here degree plus one, reported as ``degroot_limit``).
+major clusters, in consensus for ``d`` above about 0.3 [3]_ [6]_ -- an *asymptotic*
+approximation (large populations, long horizons), printed as such: finite runs give fewer
+at small ``d`` (at ``d = 0.1``, 200 members and 100 rounds, about 4.5 rather than 5);
+Hegselmann-Krause reaches consensus for ``eps`` above about 0.2 [4]_; DeGroot's averaging
+reaches consensus at the average of the initial opinions weighted by the stationary
+distribution of the trust matrix [2]_ (here degree plus one, reported as
+``degroot_limit``) on a connected network; on a disconnected one every component has its
+own limit (``degroot_limits``), the run warns, and ``components`` says how many there were
+(``connected=True`` redraws the random network until it is connected).
 
 Conditions: population (an LLM model string or a rule spec), topic, persona, norm and
 network (a two-community stochastic block model with tunable homophily, a small world,
@@ -36,7 +41,8 @@ its level), at the start and at the end, and per round in :meth:`PolarizationStu
   halves of the members (the two blocks of the block model);
 - the number of opinion **clusters**: groups of the sorted positions separated by gaps
   wider than a quarter level, each holding at least 5% of the members (the major
-  clusters); every occupied Likert level is a cluster of its own;
+  clusters; the smaller groups are counted apart as ``minor_clusters``, after Weisbuch
+  et al. [6]_); every occupied Likert level is a cluster of its own;
 - the **drift towards accuracy** on factual topics: how far the mean moved towards the
   accurate end (+ for a true claim, - for a false one).
 
@@ -60,14 +66,18 @@ References
 .. [5] W. S. Sarle, SAS/STAT User's Guide, Version 6, 4th ed., SAS Institute (1990):
    the bimodality coefficient (see also R. Pfister et al., "Good things peak in pairs: a
    note on the bimodality coefficient", Frontiers in Psychology 4:700 (2013)).
+.. [6] G. Weisbuch, G. Deffuant, F. Amblard and J.-P. Nadal, "Meet, discuss, and
+   segregate!", Complexity 7(3), 55-63 (2002).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -161,6 +171,10 @@ class PolarizationConfig:
         Members write a short message before each round, read by those who see them.
     temperature : float
         Sampling temperature of the LLM members' answers (0.7, as Chuang et al. sampled).
+    connected : bool
+        Redraw a random network until it is connected (up to 100 draws, each seeded from
+        the replicate's seed). Off by default: the network is the society's own draw, and
+        a disconnected one is warned about.
     """
 
     populations: tuple[str, ...] = field(
@@ -194,6 +208,9 @@ class PolarizationConfig:
     memory: int = config.memory(0, "earlier rounds recalled in the prompt")
     messages: bool = field(default=False, metadata={"help": "members write short messages"})
     temperature: float = config.temperature(0.7, "LLM sampling temperature")
+    connected: bool = field(
+        default=False, metadata={"help": "redraw random networks until they are connected"}
+    )
 
     def __post_init__(self) -> None:
         config.normalise(self)
@@ -329,9 +346,12 @@ class PolarizationStudy(Study):
         schedule = cfg.schedule
         if schedule == "auto":
             schedule = "encounters" if isinstance(person, Deffuant) else "synchronous"
+        topology: Any = cfg.network(cond["topology"])
+        if cfg.connected:
+            topology = _connected(topology, n, unit.seed)
         situation = Situation(
             norm=cond["norm"],
-            topology=cfg.network(cond["topology"]),
+            topology=topology,
             exchange=cfg.exchange,
             memory=cfg.memory,
             schedule=schedule,
@@ -340,7 +360,7 @@ class PolarizationStudy(Study):
             resolve_topic(cond["topic"], cfg.topic_file) if cond["topic"] != "none" else NO_TOPIC
         )
         start = np.random.default_rng(np.random.SeedSequence(unit.seed, spawn_key=(1,)))
-        return OpinionSociety(
+        society = OpinionSociety(
             [person] * n,
             OpinionTask.about(topic, cfg.rounds),
             situation,
@@ -352,6 +372,16 @@ class PolarizationStudy(Study):
             conditions={**cond, "replicate": unit.replicate},
             run_id=run_id,
         )
+        if society.components > 1:
+            warnings.warn(
+                f"the {cond['topology']} network of replicate {unit.replicate} has "
+                f"{society.components} components: DeGroot ends in one limit per component "
+                f"({society.conditions['degroot_limits']}), not one consensus; set "
+                "connected=True to redraw it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return society
 
     def series(self, decisions: pd.DataFrame) -> pd.DataFrame:
         """The measures at every step of every unit (the time series).
@@ -389,9 +419,15 @@ class PolarizationStudy(Study):
             ``topology``) with ``kind`` (``"llm"`` or ``"rule"``), ``runs``, ``members``,
             ``rounds``, the start and end ``mean``, ``variance``, ``diversity``,
             ``bimodality``, ``distance`` and ``clusters`` (``*_start`` for the start),
-            ``drift`` (towards accuracy, factual topics), ``degroot_limit``, ``invalid``
-            (LLM answers that could not be read), and ``published_mean``,
-            ``published_diversity``, ``published_clusters``, ``published_source``.
+            ``minor_clusters``, ``drift`` (towards accuracy, factual topics),
+            ``degroot_limit`` (NaN when a replicate's network is disconnected: no single
+            limit), ``degroot_limits`` (each replicate's per-component limits, ``|``
+            between replicates), ``degroot_clusters`` and ``degroot_minor_clusters``
+            (the major and minor clusters DeGroot ends in, means over replicates),
+            ``components`` (mean), ``connected`` (share of replicates whose network is
+            connected), ``invalid`` (LLM answers that could not be read), and
+            ``published_mean``, ``published_diversity``, ``published_clusters``,
+            ``published_minor_clusters`` (DeGroot's), ``published_source``.
 
         Notes
         -----
@@ -415,6 +451,11 @@ class PolarizationStudy(Study):
                     **end,
                     "drift": sign * (end["mean"] - start["mean"]),
                     "degroot_limit": float(unit["degroot_limit"].iloc[0]),
+                    "degroot_limits": str(unit["degroot_limits"].iloc[0]),
+                    "degroot_clusters": float(unit["degroot_clusters"].iloc[0]),
+                    "degroot_minor_clusters": float(unit["degroot_minor_clusters"].iloc[0]),
+                    "components": float(unit["components"].iloc[0]),
+                    "connected": float(unit["components"].iloc[0] == 1),
                     "invalid": int((~unit["valid"].astype(bool)).sum()),
                     "claim_true": truth,
                 }
@@ -422,10 +463,17 @@ class PolarizationStudy(Study):
         if not per_unit:
             return pd.DataFrame()
         units = pd.DataFrame(per_unit)
-        numeric = [c for c in units.columns if c not in (*_KEYS, "replicate", "claim_true")]
+        numeric = [
+            c
+            for c in units.columns
+            if c not in (*_KEYS, "replicate", "claim_true", "degroot_limits", "degroot_limit")
+        ]
         summary = units.groupby(_KEYS, sort=False).agg(
             runs=("replicate", "nunique"),
             claim_true=("claim_true", "first"),
+            # a disconnected replicate has no single limit: the mean over replicates is NaN
+            degroot_limit=("degroot_limit", lambda x: x.mean(skipna=False)),
+            degroot_limits=("degroot_limits", " | ".join),
             **{c: (c, "sum" if c == "invalid" else "mean") for c in numeric},
         )
         summary = summary.reset_index()
@@ -439,6 +487,7 @@ class PolarizationStudy(Study):
             "published_mean": float("nan"),
             "published_diversity": float("nan"),
             "published_clusters": float("nan"),
+            "published_minor_clusters": float("nan"),
             "published_source": "",
         }
         try:
@@ -450,8 +499,11 @@ class PolarizationStudy(Study):
             if mixed:
                 out["published_clusters"] = max(1, math.floor(1 / (2 * person.d)))
             out["published_source"] = (
-                "Deffuant et al. 2000: about floor(1/(2d)) clusters, consensus for d above "
-                "about 0.3 (opinions uniform on [0,1], random encounters, complete mixing)"
+                "asymptotic approximation (large N, long horizon), Deffuant et al. 2000; "
+                "Weisbuch et al. 2002: about floor(1/(2d)) major clusters (each holding at "
+                "least 5% of the members; minor clusters counted apart), consensus for d "
+                "above about 0.3 (opinions uniform on [0,1], random encounters, complete "
+                "mixing); finite populations and horizons give fewer at small d"
             )
         elif isinstance(person, HegselmannKrause):
             if mixed and person.eps > 0.2:
@@ -462,11 +514,18 @@ class PolarizationStudy(Study):
             )
         elif isinstance(person, DeGroot):
             out["published_mean"] = row.degroot_limit
-            out["published_clusters"] = 1
+            out["published_clusters"] = row.degroot_clusters
+            out["published_minor_clusters"] = row.degroot_minor_clusters
             out["published_source"] = (
                 "DeGroot 1974: consensus at the stationary-weighted mean of the initial "
                 "opinions (a connected network)"
             )
+            if row.connected < 1:
+                out["published_source"] += (
+                    f"; the network was DISCONNECTED in {1 - row.connected:.0%} of the "
+                    "replicates: one limit per component (degroot_limits), the clusters "
+                    "published are those limits' clusters"
+                )
         elif not person.is_rule:
             truth = row.claim_true
             bias = _BIAS.get(row.persona, "none")
@@ -489,8 +548,10 @@ class PolarizationStudy(Study):
             (
                 "Deffuant",
                 "opinions uniform on [0,1], mu = 0.5, threshold d, random encounters",
-                "about floor(1/(2d)) clusters; consensus for d above about 0.3",
-                "Deffuant et al. 2000, Adv. Complex Systems 3",
+                "about floor(1/(2d)) major clusters, asymptotically (large N, long horizon; "
+                "fewer at small d in finite runs); consensus for d above about 0.3",
+                "Deffuant et al. 2000, Adv. Complex Systems 3; Weisbuch et al. 2002, "
+                "Complexity 7(3)",
             ),
             (
                 "Hegselmann-Krause",
@@ -501,7 +562,9 @@ class PolarizationStudy(Study):
             (
                 "DeGroot",
                 "row-stochastic trust matrix",
-                "consensus at the initial opinions' mean weighted by the stationary distribution",
+                "consensus at the initial opinions' mean weighted by the stationary "
+                "distribution (strongly connected, aperiodic); one limit per closed class "
+                "otherwise (per component of a disconnected network)",
                 "DeGroot 1974, JASA 69",
             ),
             (
@@ -555,7 +618,19 @@ class PolarizationStudy(Study):
                     for a, b in zip(summary.distance_start, summary.distance, strict=True)
                 ],
                 "clusters": summary.clusters.map(lambda x: num(x, "{:g}")),
-                "clusters pub": summary.published_clusters.map(lambda x: num(x, "{:g}")),
+                "minor": summary.minor_clusters.map(lambda x: num(x, "{:g}")),
+                "clusters pub": [
+                    num(x, "{:g}")
+                    + (" (1/2d, asymptotic)" if num(x) and _deffuant(p) else "")
+                    + (f" + {m:g} minor" if m > 0 else "")
+                    for x, m, p in zip(
+                        summary.published_clusters,
+                        summary.published_minor_clusters,
+                        summary.population,
+                        strict=True,
+                    )
+                ],
+                "connected": summary.connected.map(lambda x: num(x, "{:.0%}")),
                 "drift": summary.drift.map(lambda x: num(x, "{:+.2f}")),
                 "invalid": summary.invalid,
             }
@@ -660,6 +735,23 @@ class PolarizationStudy(Study):
         fig.legend(handles, labels, loc="lower center", ncol=3, fontsize="small", frameon=False)
         fig.tight_layout(rect=(0, 0.04 * rows + 0.02, 1, 1))
         return fig
+
+
+def _deffuant(population: str) -> bool:
+    try:
+        return isinstance(make_person(population), Deffuant)
+    except ConfigError:
+        return False
+
+
+def _connected(topology: Topology, n: int, seed: int, tries: int = 100) -> nx.Graph:
+    """A connected draw of ``topology`` on ``n`` nodes (draw ``i`` seeded from ``seed``)."""
+    for attempt in range(tries):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2, attempt)))
+        graph = topology.build(n, rng)
+        if nx.is_connected(graph):
+            return graph
+    raise ConfigError(f"no connected {topology.kind} network on {n} members in {tries} draws")
 
 
 def _label(population: str, persona: str) -> str:

@@ -105,6 +105,9 @@ class OpinionSociety(Society):
         Opinion clusters of the DeGroot limits (:func:`~workbench.society.opinion.measures.
         opinion_clusters`, the measured clusters' definition), also a column; the limits of
         the classes are in the ``degroot_limits`` column (sorted, ``;``-separated).
+    degroot_minor_clusters : int
+        Minor clusters of the DeGroot limits (:func:`~workbench.society.opinion.measures.
+        minor_clusters`: e.g. an isolated member's own limit), also a column.
     posts : list of dict
         Every message posted: ``step``, ``member``, ``message``.
 
@@ -136,7 +139,10 @@ class OpinionSociety(Society):
             raise ConfigError("initial opinions must be in [0, 1]")
         conditions = {
             **(kwargs.pop("conditions", None) or {}),
-            **dict.fromkeys(("degroot_limit", "degroot_limits", "degroot_clusters", "components")),
+            **dict.fromkeys(
+                ("degroot_limit", "degroot_limits", "degroot_clusters", "degroot_minor_clusters")
+            ),
+            "components": None,
         }
         super().__init__(persons, task, situation, conditions=conditions, **kwargs)
         nodes = [m.node for m in self.members]
@@ -174,18 +180,20 @@ class OpinionSociety(Society):
         else:
             parts = degroot_classes(matrix)[0]
             limits = degroot_limit(matrix, positions)
-        from workbench.society.opinion.measures import opinion_clusters
+        from workbench.society.opinion.measures import minor_clusters, opinion_clusters
 
         self.degroot_limits = limits
         self.components = len(parts)
         self.degroot_limit = float(limits[parts[0][0]]) if len(parts) == 1 else float("nan")
         self.degroot_clusters = opinion_clusters(limits)
+        self.degroot_minor_clusters = minor_clusters(limits)
         self.conditions.update(
             degroot_limit=self.degroot_limit,
             degroot_limits=";".join(
                 f"{v:+.4f}" for v in sorted({float(limits[c[0]]) for c in parts})
             ),
             degroot_clusters=self.degroot_clusters,
+            degroot_minor_clusters=self.degroot_minor_clusters,
             components=self.components,
         )
         for member in self.members:

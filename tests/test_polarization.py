@@ -128,7 +128,8 @@ def test_encounters_match_each_member_at_most_once_a_step_along_edges():
 
 
 def test_deffuant_cluster_count_is_about_floor_of_one_over_two_d():
-    """Deffuant et al. 2000: about floor(1/(2d)) clusters from a uniform start."""
+    """Deffuant et al. 2000: about floor(1/(2d)) clusters from a uniform start (asymptotic;
+    within one of it here, see test_opinion_baselines for the Monte Carlo check)."""
     ds = (0.1, 0.15, 0.2, 0.25)
     config = PolarizationConfig(
         populations=tuple(f"rule:deffuant:{d}" for d in ds),

@@ -4,13 +4,13 @@ One concept a module:
 
 - :mod:`~workbench.society.opinion.scale`: the five-point scale (:data:`LABELS`,
   :data:`LEVELS`, :data:`MEANINGS`, :func:`label_of`, :func:`level_of`,
-  :func:`position_of`), after Chuang et al. [1]_;
+  :func:`position_of`), after Chuang et al.;
 - :mod:`~workbench.society.opinion.topics`: the claims (:class:`Topic`,
   :func:`load_topics`, :func:`resolve_topic`);
 - :mod:`~workbench.society.opinion.rules`: the rules with a continuous opinion,
-  :class:`DeGroot` [2]_ (general row-stochastic weights; :func:`degroot_matrix`,
-  :func:`degroot_limit` per closed class), :class:`HegselmannKrause` [4]_,
-  :class:`Deffuant` [3]_;
+  :class:`DeGroot` (general row-stochastic weights; :func:`degroot_matrix`,
+  :func:`degroot_limit` per closed class), :class:`HegselmannKrause`,
+  :class:`Deffuant`;
 - :mod:`~workbench.society.opinion.task`: :class:`OpinionTask`, which renders the claim,
   the scale, the member's current opinion and its neighbours' opinions (and, optionally,
   their short messages) into the prompt;
@@ -18,26 +18,13 @@ One concept a module:
   member its initial opinion (:func:`initial_opinions`), records it as step 0, and can
   let members post a short message before each round;
 - :mod:`~workbench.society.opinion.measures`: diversity, bimodality, community distance
-  and clusters (major and minor, Weisbuch et al. [5]_) of a decisions table's opinions.
+  and clusters (major and minor, Weisbuch et al.) of a decisions table's opinions.
 
 The opinion personas (:data:`~workbench.society.personas.OPINION_PERSONAS`) live with the
 persona library. Importing this package registers the rules ``rule:degroot``,
 ``rule:hk`` and ``rule:deffuant``.
 
-References
-----------
-.. [1] Y.-S. Chuang, A. Goyal, N. Harlalka, S. Suresh, R. Hawkins, S. Yang, D. Shah,
-   J. Hu and T. T. Rogers, "Simulating opinion dynamics with networks of LLM-based
-   agents", Findings of NAACL (2024).
-.. [2] M. H. DeGroot, "Reaching a consensus", Journal of the American Statistical
-   Association 69(345), 118-121 (1974).
-.. [3] G. Deffuant, D. Neau, F. Amblard and G. Weisbuch, "Mixing beliefs among interacting
-   agents", Advances in Complex Systems 3, 87-98 (2000).
-.. [4] R. Hegselmann and U. Krause, "Opinion dynamics and bounded confidence: models,
-   analysis and simulation", Journal of Artificial Societies and Social Simulation 5(3)
-   (2002).
-.. [5] G. Weisbuch, G. Deffuant, F. Amblard and J.-P. Nadal, "Meet, discuss, and
-   segregate!", Complexity 7(3), 55-63 (2002).
+Each module cites its sources in its own References section.
 """
 
 from workbench.society.opinion.measures import (

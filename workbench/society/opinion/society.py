@@ -4,14 +4,7 @@ References
 ----------
 .. [1] Y.-S. Chuang, A. Goyal, N. Harlalka, S. Suresh, R. Hawkins, S. Yang, D. Shah,
    J. Hu and T. T. Rogers, "Simulating opinion dynamics with networks of LLM-based
-   agents", Findings of NAACL (2024).
-.. [4] M. H. DeGroot, "Reaching a consensus", Journal of the American Statistical
-   Association 69(345), 118-121 (1974).
-.. [2] G. Deffuant, D. Neau, F. Amblard and G. Weisbuch, "Mixing beliefs among interacting
-   agents", Advances in Complex Systems 3, 87-98 (2000).
-.. [3] R. Hegselmann and U. Krause, "Opinion dynamics and bounded confidence: models,
-   analysis and simulation", Journal of Artificial Societies and Social Simulation 5(3)
-   (2002).
+   agents", Findings of NAACL (2024). The message round before each opinion round.
 """
 
 from __future__ import annotations
@@ -47,7 +40,7 @@ def initial_opinions(how: str, n: int, rng: np.random.Generator) -> np.ndarray:
     """Initial continuous opinions of ``n`` members, see :data:`INITIALS`.
 
     Members ``0 .. n//2 - 1`` are community A (the block model's first block), the rest B.
-    ``"uniform"`` is the start of [2]_ and [3]_.
+    ``"uniform"`` is the start of Deffuant et al. (2000) and Hegselmann & Krause (2002).
     """
     u = rng.random(n)
     if how == "uniform":

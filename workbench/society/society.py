@@ -15,20 +15,10 @@ One :meth:`Society.step`:
    :class:`~workbench.society.task.Recollection` records) updated, and one row per
    decision is collected.
 
-Schedules: ``"synchronous"`` (everyone answers at once, seeing the neighbours' previous
-answers), ``"sequential"`` (members answer in a given order and see the earlier answers of
-the same round, as in Asch's experiment [1]_; LLM members that cannot see each other are
-still batched together), ``"pairwise"`` (random maximal matching along edges, partners
-answer at once and then learn each other's answer, as in the naming game [2]_, [3]_),
-``"encounters"`` (random maximal matching along edges; each partner first sees the other's
-current answer and continuous state, then both answer at once: the random binary
-encounters of bounded-confidence models [5]_), ``"speaker_hearer"`` (random maximal
-matching along edges; in each pair one member, at random, speaks first and the other
-answers having heard it: the speaker-hearer interaction of the naming game [2]_). In both
-pairwise schedules a member remembers its partner's answer
-(:attr:`Recollection.other <workbench.society.task.Recollection>`), its role and the
-task's payoff. A new schedule is a new registered class (see
-:mod:`workbench.society.schedules`), not an edit of :meth:`Society.step`.
+The schedules (``"synchronous"``, ``"sequential"``, ``"pairwise"``, ``"encounters"``,
+``"speaker_hearer"``) and the experiments each comes from are described, with their
+references, in :mod:`workbench.society.schedules`; a new schedule is a new registered
+class there, not an edit of :meth:`Society.step`.
 
 :meth:`Society.run` plays a number of steps or stops early on a rule
 (``until(society) -> bool``, checked after every step).
@@ -43,16 +33,8 @@ is always drawn and recorded when none is given, so every run can be replayed.
 
 References
 ----------
-.. [1] S. E. Asch, "Studies of independence and conformity: I. A minority of one against a
-   unanimous majority", Psychological Monographs 70(9), 1-70 (1956).
-.. [2] A. Baronchelli et al., "Sharp transition towards shared vocabularies in multi-agent
-   systems", J. Stat. Mech. P06014 (2006).
-.. [3] A. F. Ashery, L. M. Aiello and A. Baronchelli, "Emergent social conventions and
-   collective bias in LLM populations", Science Advances 11, eadu9368 (2025).
-.. [4] J. Kazil, D. Masad and A. Crooks, "Utilizing Python for agent-based modeling: the
+.. [1] J. Kazil, D. Masad and A. Crooks, "Utilizing Python for agent-based modeling: the
    Mesa framework", SBP-BRiMS (2020).
-.. [5] G. Deffuant, D. Neau, F. Amblard and G. Weisbuch, "Mixing beliefs among interacting
-   agents", Advances in Complex Systems 3, 87-98 (2000).
 """
 
 from __future__ import annotations

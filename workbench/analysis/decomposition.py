@@ -110,6 +110,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import ConfigError
+from workbench.random import generator
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -359,7 +360,7 @@ def decompose(
         share = variance / variance.sum()
 
     clusters = _Clusters.of(data, unit)
-    rng = np.random.default_rng(seed)
+    rng = generator(seed)
     if n_boot:
         if method == "anova":
             boot = _anova_replicates(data, clusters, n_boot, rng)

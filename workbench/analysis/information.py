@@ -80,6 +80,7 @@ import pandas as pd
 from scipy import special
 
 from workbench.errors import ConfigError
+from workbench.random import SeedLike, generator
 
 __all__ = [
     "InfoResult",
@@ -95,7 +96,6 @@ __all__ = [
 
 Correction = Literal["none", "miller_madow"]
 Surrogate = Literal["shuffle", "circular"]
-SeedLike = int | np.random.SeedSequence | np.random.Generator | None
 
 _CORRECTIONS = ("none", "miller_madow")
 _SURROGATES = ("shuffle", "circular")
@@ -249,10 +249,6 @@ def _h(codes: np.ndarray) -> tuple[float, int]:
 def _mm(k: int, n: int) -> float:
     """Miller-Madow correction of one entropy term, in nats."""
     return (k - 1) / (2 * n)
-
-
-def _rng(seed: SeedLike) -> np.random.Generator:
-    return np.random.default_rng(seed)
 
 
 def _p_value(observed: float, null: np.ndarray) -> float:
@@ -549,7 +545,7 @@ def mutual_information(
     yc = _codes(y, "y")
     _same_length(xc, yc, "x and y")
     cc = None if clusters is None else _cluster_codes(clusters, xc)
-    rng = _rng(seed) if permutations else None
+    rng = generator(seed) if permutations else None
     return _mi_core(
         xc,
         yc,
@@ -675,7 +671,7 @@ def mutual_information_table(
     hy, ky = _h(yc)
     h_out = hy + (_mm(ky, len(yc)) if correction == "miller_madow" else 0.0)
     h_out /= math.log(base)
-    rng = _rng(seed) if permutations else None
+    rng = generator(seed) if permutations else None
     rows = []
     for group in groups:
         if not group:
@@ -726,7 +722,7 @@ def _te_estimator(
         base=_check_base(base),
         correction=_check_choice(correction, "correction", _CORRECTIONS),
         permutations=permutations,
-        rng=_rng(seed) if permutations else None,
+        rng=generator(seed) if permutations else None,
         surrogate=_check_choice(surrogate, "surrogate", _SURROGATES),
     )
     return estimate, k, l_

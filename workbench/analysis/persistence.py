@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.errors import ConfigError
+from workbench.random import generator
 from workbench.society.task import Observation, Round
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ def persistence_probe(
         for k in (None, *lengths):
             kept = () if k is None else memory[window - k :]
             asks.append((member, k, _observation(member, question, kept)))
-    decisions = _ask(society, asks, np.random.default_rng(seed))
+    decisions = _ask(society, asks, generator(seed))
 
     rows = []
     none_p: dict[int, tuple[float, ...] | None] = {}

@@ -21,12 +21,8 @@ import pytest  # noqa: E402
 from support.scripted import ScriptedGateway, leaning  # noqa: E402
 
 from workbench.analysis.decomposition import COMPONENTS, Decomposition  # noqa: E402
-from workbench.analysis.design import (  # noqa: E402
-    FACTORS,
+from workbench.analysis.factorial import (  # noqa: E402
     ISOLATED,
-    CellConfig,
-    Design,
-    DesignStudy,
     choice_share,
     decompose_design,
     emergent_effect,
@@ -36,6 +32,7 @@ from workbench.analysis.persistence import (  # noqa: E402
     persistence_probe,
     persistence_summary,
 )
+from workbench.design import FACTORS, CellConfig, Design, DesignStudy  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
 from workbench.society import (  # noqa: E402
     Round,

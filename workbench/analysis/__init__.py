@@ -2,17 +2,17 @@
 
 The public API, by module (names load on first use, so importing one module stays light):
 
-- :mod:`~workbench.analysis.design`: factorial person x situation designs with the
-  isolated condition: :class:`Design`, :func:`emergent_effect`, :func:`decompose_design`,
-  :func:`choice_share`;
+- :mod:`~workbench.analysis.factorial`: the outcome tables of a person x situation
+  factorial with the isolated condition (run by :class:`workbench.Design`):
+  :func:`emergent_effect`, :func:`decompose_design`, :func:`choice_share`;
 - :mod:`~workbench.analysis.decomposition`: :func:`decompose`, :class:`Decomposition`;
 - :mod:`~workbench.analysis.persistence`: :func:`persistence_probe`,
   :func:`persistence_summary`;
 - :mod:`~workbench.analysis.causal`: :class:`BernoulliDesign`, :class:`ClusterDesign`,
   :class:`ExposureMapping`, :func:`exposure`, :func:`exposure_probabilities`,
   :func:`estimate_effects`, :func:`graph_clusters` (its randomization base class is
-  ``workbench.analysis.causal.Design``, not to be confused with the factorial
-  :class:`Design` here);
+  ``workbench.analysis.causal.Design``; the factorial experiment runner is
+  :class:`workbench.Design`);
 - :mod:`~workbench.analysis.diagnosis`: :func:`diagnose` (bias, coverage, power and
   interval width of a planned causal design, by simulation);
 - :mod:`~workbench.analysis.information`: :func:`entropy`, :func:`collective_entropy`,
@@ -26,13 +26,7 @@ import importlib
 from typing import Any
 
 _MODULES: dict[str, tuple[str, ...]] = {
-    "design": (
-        "Design",
-        "DesignStudy",
-        "choice_share",
-        "decompose_design",
-        "emergent_effect",
-    ),
+    "factorial": ("choice_share", "decompose_design", "emergent_effect"),
     "decomposition": ("Decomposition", "decompose"),
     "persistence": ("persistence_probe", "persistence_summary"),
     "causal": (

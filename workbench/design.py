@@ -1,4 +1,4 @@
-"""Factorial person x situation designs, with every person's isolated condition.
+"""The factorial person x situation experiment, with every person's isolated condition.
 
 The person-situation debate asked whether behaviour follows from who acts or from where
 they act (Mischel 1968 [1]_; Funder & Ozer 1983 [2]_); Fleeson (2004) [3]_ showed that
@@ -15,15 +15,18 @@ person's members alone, on a network without edges, so that no answer of anyone 
 reaches a prompt. Everything that is not social information stays as in the social cells:
 the task, the norm text, the member's own memory window, the number of members and
 rounds, the seeds. The **emergent effect** of a situation on a person is then the social
-outcome minus the isolated outcome (:func:`emergent_effect`): what interaction adds to
-what the person does anyway.
+outcome minus the isolated outcome
+(:func:`~workbench.analysis.factorial.emergent_effect`): what interaction adds to what the
+person does anyway.
 
+This module runs the design; :mod:`workbench.analysis.factorial` analyses its tables.
 The cells run through :class:`~workbench.sweep.Sweep` (a small :class:`DesignStudy` per
 cell; resumable with a result store, on any executor), or, when a live
 :class:`~workbench.llm.Gateway` is passed, one after the other through that gateway (see
 :meth:`Design.decisions`). :meth:`Design.outcomes` turns the decisions into a tidy table
-with one row per run and the factor levels as columns; :func:`decompose_design` feeds it
-to :func:`~workbench.analysis.decomposition.decompose` (person = the person column,
+with one row per run and the factor levels as columns;
+:func:`~workbench.analysis.factorial.decompose_design` feeds it to
+:func:`~workbench.analysis.decomposition.decompose` (person = the person column,
 situation = the combination of the situation factors).
 
 References
@@ -39,6 +42,7 @@ References
 
 Examples
 --------
+>>> from workbench.analysis import decompose_design, emergent_effect
 >>> design = Design(
 ...     persons=("rule:truthful", "rule:conformist:0.3"),
 ...     norms=("none", "harmony"),
@@ -55,19 +59,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-from workbench.analysis.decomposition import Decomposition, decompose
+from workbench.analysis.factorial import ISOLATED, SITUATION_FACTORS, choice_share
 from workbench.errors import ConfigError
+from workbench.llm.gateway import Gateway, GatewayConfig
 from workbench.provenance import config_dict
+from workbench.random import seed_for
 from workbench.society import (
     EXCHANGES,
     SCHEDULES,
@@ -79,12 +82,11 @@ from workbench.society import (
     make_person,
 )
 from workbench.society.situation import norm_text
-from workbench.studies import Study, Unit, unit_seed
+from workbench.studies import Study, Unit
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
-    from workbench.llm import Gateway, GatewayConfig
     from workbench.store import ResultStore
     from workbench.sweep import Sweep
 
@@ -96,18 +98,11 @@ __all__ = [
     "CellConfig",
     "Design",
     "DesignStudy",
-    "choice_share",
-    "decompose_design",
-    "emergent_effect",
     "topology_label",
 ]
 
-#: The topology (and condition) label of the isolated condition.
-ISOLATED = "isolated"
 #: The exchange label of the isolated condition: nothing of the others is shown.
 NO_EXCHANGE = "none"
-#: The situation factors of a design, in column order.
-SITUATION_FACTORS: tuple[str, ...] = ("norm", "topology", "exchange", "memory")
 #: The factor columns of :meth:`Design.outcomes`, in order.
 FACTORS: tuple[str, ...] = ("condition", "person", "model", "persona", *SITUATION_FACTORS, "seed")
 
@@ -153,35 +148,6 @@ def topology_label(topology: str | Topology) -> str:
 def person_label(model: str, persona: str) -> str:
     """How a person is named in the ``person`` column: the model, and its persona if any."""
     return model if persona in ("", "none") else f"{model} / {persona}"
-
-
-def choice_share(decisions: pd.DataFrame, option: str, *, step: int | str = "last") -> float:
-    """Share of the valid decisions of ``step`` that chose ``option``.
-
-    Parameters
-    ----------
-    decisions : pandas.DataFrame
-        Decisions of one run (a society's decisions table, or a slice of it).
-    option : str
-        The option counted.
-    step : int or "last" or "all"
-        Which round: a step number, the last step present, or every step pooled.
-
-    Returns
-    -------
-    float
-        NaN when the round has no valid decision.
-    """
-    if decisions.empty:
-        return math.nan
-    if step == "last":
-        rows = decisions[decisions["step"] == decisions["step"].max()]
-    elif step == "all":
-        rows = decisions
-    else:
-        rows = decisions[decisions["step"] == step]
-    valid = rows[rows["valid"].astype(bool) & rows["choice"].notna()]
-    return float((valid["choice"] == option).mean()) if len(valid) else math.nan
 
 
 # --- one cell: a small study ---------------------------------------------------------
@@ -268,7 +234,14 @@ class DesignStudy(Study):
         assume independent runs, and common random numbers would make cells whose
         answer distributions are close give identical choices.
         """
-        return [Unit(0, self.config.conditions(), 0, unit_seed(seed, _cell_key(self.config)))]
+        return [
+            Unit(
+                0,
+                self.config.conditions(),
+                0,
+                seed_for(seed, "design.cell", _cell_key(self.config)),
+            )
+        ]
 
     def models(self) -> list[str]:
         others = () if self.config.isolated else self.config.others
@@ -390,7 +363,7 @@ class Design:
         ``outcome(decisions) -> float or {name: float}``, applied to the focal members'
         decisions of each run (all rounds); a float becomes the column ``outcome``, a
         mapping one column per key. Default: the share of the last round's valid answers
-        that chose ``option`` (:func:`choice_share`).
+        that chose ``option`` (:func:`~workbench.analysis.factorial.choice_share`).
 
     Notes
     -----
@@ -587,11 +560,13 @@ class Design:
         Parameters
         ----------
         gateway : Gateway, GatewayConfig or None
-            A :class:`~workbench.llm.GatewayConfig` (or None, the default gateway): the
-            runs go through :meth:`Sweep.run <workbench.sweep.Sweep.run>`, a fresh gateway
-            per run, on ``executor``. A live :class:`~workbench.llm.Gateway`: the runs go
-            one after the other through that gateway, in this process (``executor`` must
-            be None).
+            A live :class:`~workbench.llm.Gateway` (or a subclass, such as
+            :class:`workbench.testing.ScriptedGateway`): it is shared, the runs go one
+            after the other through it, in this process (``executor`` must be None), so
+            they record into its one cassette. A :class:`~workbench.llm.GatewayConfig`:
+            each run gets a fresh gateway built from it, through :meth:`Sweep.run
+            <workbench.sweep.Sweep.run>` on ``executor``; None: the same with the
+            default config.
         executor : concurrent.futures.Executor or None
             Where sweep runs execute (None: in this process).
         store : ResultStore, path or None
@@ -607,9 +582,16 @@ class Design:
             ``person``, ``norm``, ``topology``, ``exchange``, ``memory``), ``seed`` and
             ``run_id``.
         """
-        live = gateway if gateway is not None and hasattr(gateway, "decide") else None
+        if isinstance(gateway, Gateway):
+            live, per_run = gateway, None
+        elif gateway is None or isinstance(gateway, GatewayConfig):
+            live, per_run = None, gateway
+        else:
+            raise ConfigError(
+                f"gateway must be a Gateway, a GatewayConfig or None, not {type(gateway).__name__}"
+            )
         frames = []
-        for sweep in self.sweeps(None if live is not None else gateway):
+        for sweep in self.sweeps(per_run):
             result = sweep.run(executor, store, progress=progress, gateway=live)
             # the grid's keys are already columns (from the cell's conditions); the sweep
             # adds the seed
@@ -685,178 +667,3 @@ def _cell_key(config: CellConfig) -> int:
 def _factors(config: CellConfig) -> dict[str, Any]:
     model, persona = config.person
     return {**config.conditions(), "model": model, "persona": persona}
-
-
-# --- analysis of a design's outcomes -------------------------------------------------
-
-
-def _check_table(results: pd.DataFrame, outcome: str) -> None:
-    missing = [c for c in ("condition", "person", *SITUATION_FACTORS, outcome) if c not in results]
-    if missing:
-        raise ConfigError(
-            f"the design table lacks column(s) {', '.join(map(repr, missing))}; "
-            "pass the table Design.run or Design.outcomes returned"
-        )
-
-
-def emergent_effect(
-    results: pd.DataFrame,
-    outcome: str = "outcome",
-    *,
-    level: float = 0.95,
-    method: Literal["t", "bootstrap"] = "t",
-    n_boot: int = 2000,
-    seed: int | None = None,
-) -> pd.DataFrame:
-    """Social outcome minus isolated outcome, per person x situation cell, with an interval.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        The tidy table of :meth:`Design.run` (social and isolated rows).
-    outcome : str
-        The outcome column.
-    level : float
-        Coverage of the interval.
-    method : {"t", "bootstrap"}
-        ``"t"``: Welch's interval for a difference of two means [4]_ (runs of the social
-        cell vs runs of the person's isolated condition with the same norm and memory);
-        ``"bootstrap"``: percentile interval of the difference, resampling the runs of
-        each side independently.
-    n_boot : int
-        Bootstrap replicates (``method="bootstrap"``).
-    seed : int or None
-        Seed of the bootstrap generator.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per social cell: ``person``, ``model``, ``persona``, the situation
-        factors, ``social`` and ``isolated`` (mean outcomes), ``effect`` (their
-        difference), ``se``, ``ci_low``, ``ci_high``, ``n_social``, ``n_isolated``.
-        When both sides are constant the interval is the point; with a single run on a
-        side it is NaN.
-
-    References
-    ----------
-    .. [1] Mischel, W. (1968). *Personality and Assessment*. Wiley.
-    .. [2] Funder, D. C., & Ozer, D. J. (1983). Behavior as a function of the situation.
-       *Journal of Personality and Social Psychology*, 44(1), 107-112.
-    .. [3] Fleeson, W. (2004). Moving personality beyond the person-situation debate.
-       *Current Directions in Psychological Science*, 13(2), 83-87.
-    .. [4] Welch, B. L. (1947). The generalization of "Student's" problem when several
-       different population variances are involved. *Biometrika*, 34(1-2), 28-35.
-    """
-    _check_table(results, outcome)
-    if method not in ("t", "bootstrap"):
-        raise ConfigError(f"method must be 't' or 'bootstrap', not {method!r}")
-    if not 0 < level < 1:
-        raise ConfigError(f"level must be in (0, 1), got {level}")
-    social = results[results["condition"] == "social"]
-    alone = results[results["condition"] == ISOLATED]
-    if social.empty or alone.empty:
-        raise ConfigError("the table needs both social and isolated rows")
-    rng = np.random.default_rng(seed)
-    cell_keys = ["person", *SITUATION_FACTORS]
-    extra = [c for c in ("model", "persona") if c in results]
-    isolated = {
-        k: g[outcome].dropna().to_numpy(float)
-        for k, g in alone.groupby(["person", "norm", "memory"])
-    }
-    rows = []
-    for key, cell in social.groupby(cell_keys, sort=False):
-        levels = dict(zip(cell_keys, key, strict=True))
-        a = cell[outcome].dropna().to_numpy(float)
-        b = isolated.get((levels["person"], levels["norm"], levels["memory"]))
-        if b is None:
-            raise ConfigError(
-                f"no isolated runs for person {levels['person']!r}, norm {levels['norm']!r}, "
-                f"memory {levels['memory']!r}"
-            )
-        effect, se, low, high = _difference(a, b, level, method, n_boot, rng)
-        rows.append(
-            {
-                "person": levels["person"],
-                **{c: cell[c].iloc[0] for c in extra},
-                **{f: levels[f] for f in SITUATION_FACTORS},
-                "social": a.mean() if len(a) else math.nan,
-                "isolated": b.mean() if len(b) else math.nan,
-                "effect": effect,
-                "se": se,
-                "ci_low": low,
-                "ci_high": high,
-                "n_social": len(a),
-                "n_isolated": len(b),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _difference(
-    a: np.ndarray, b: np.ndarray, level: float, method: str, n_boot: int, rng: np.random.Generator
-) -> tuple[float, float, float, float]:
-    if len(a) == 0 or len(b) == 0:
-        return (math.nan,) * 4
-    effect = float(a.mean() - b.mean())
-    if len(a) < 2 or len(b) < 2:
-        return effect, math.nan, math.nan, math.nan
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return effect, 0.0, effect, effect
-    if method == "t":
-        dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-        q = float(stats.t.ppf(0.5 + level / 2, dof))
-        return effect, se, effect - q * se, effect + q * se
-    ia = rng.integers(0, len(a), (n_boot, len(a)))
-    ib = rng.integers(0, len(b), (n_boot, len(b)))
-    diffs = a[ia].mean(axis=1) - b[ib].mean(axis=1)
-    low, high = np.quantile(diffs, [0.5 - level / 2, 0.5 + level / 2])
-    return effect, float(diffs.std(ddof=1)), float(low), float(high)
-
-
-def decompose_design(
-    results: pd.DataFrame,
-    outcome: str = "outcome",
-    *,
-    situation: Sequence[str] = SITUATION_FACTORS,
-    isolated: bool = False,
-    **kwargs: Any,
-) -> Decomposition:
-    """Person vs situation decomposition of a design's outcome.
-
-    Parameters
-    ----------
-    results : pandas.DataFrame
-        The tidy table of :meth:`Design.run`.
-    outcome : str
-        The outcome column.
-    situation : sequence of str
-        Situation factor columns, crossed into one situation factor (all four by default;
-        constant ones do not matter).
-    isolated : bool
-        Also count the isolated condition as situation levels (one per norm and memory
-        window). Default: social cells only.
-    **kwargs
-        Passed to :func:`~workbench.analysis.decomposition.decompose` (``n_boot``,
-        ``seed``, ``method``, ``level``).
-
-    Returns
-    -------
-    Decomposition
-        Its ``table`` holds the person, situation, person x situation and residual
-        shares; ``plot()`` draws them. Each run is one observation (seeds are the
-        replicates of a cell).
-
-    References
-    ----------
-    .. [1] Mischel, W. (1968). *Personality and Assessment*. Wiley.
-    .. [2] Funder, D. C., & Ozer, D. J. (1983). Behavior as a function of the situation.
-       *Journal of Personality and Social Psychology*, 44(1), 107-112.
-    .. [3] Fleeson, W. (2004). Moving personality beyond the person-situation debate.
-       *Current Directions in Psychological Science*, 13(2), 83-87.
-    """
-    _check_table(results, outcome)
-    data = results if isolated else results[results["condition"] == "social"]
-    data = data.dropna(subset=[outcome])
-    return decompose(data, outcome, person="person", situation=list(situation), **kwargs)

@@ -264,6 +264,9 @@ def test_llm_design_through_a_live_gateway_keeps_isolated_prompts_asocial():
     assert (effect.isolated == 1).all() and (effect.effect == -1).all()
     with pytest.raises(ConfigError, match="GatewayConfig"):
         design.decisions(gateway, executor=object())
+    # the path follows the type of what is passed, never what it happens to have
+    with pytest.raises(ConfigError, match="a Gateway, a GatewayConfig or None, not dict"):
+        design.decisions({"decide": None})
 
 
 # --- persistence probe -----------------------------------------------------------------

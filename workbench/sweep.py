@@ -710,11 +710,7 @@ def run_job(job: _Job, gateway: Any = None) -> Any:
 
     study = job.study_cls(job.config, seed=job.seed)
     own = None
-    if (
-        gateway is None
-        and job.gateway is not None
-        and any(not is_rule(m) for m in study.models())
-    ):
+    if gateway is None and job.gateway is not None and any(not is_rule(m) for m in study.models()):
         from workbench.llm import Gateway
 
         gateway = own = Gateway(job.gateway)

@@ -80,13 +80,16 @@ def normalise_lists(config: Any, **casts: type) -> None:
         object.__setattr__(config, name, as_tuple(getattr(config, name), cast, name))
 
 
-def unit_seed(seed: int, *key: int) -> int:
-    """A seed for one part of a study, derived from the study seed and integer keys.
+def unit_seed(seed: int, *key: int | str) -> int:
+    """A seed for one part of a study, derived from the study seed and keys.
 
-    Uses :class:`numpy.random.SeedSequence` spawn keys, so parts get independent streams
-    and the same key always gets the same seed.
+    The keys are stream names of :data:`workbench.random.STREAMS` or integers; see
+    :func:`workbench.random.seed_for`, which does the work (parts get independent streams
+    and the same key always gets the same seed).
     """
-    return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1)[0])
+    from workbench.random import seed_for
+
+    return seed_for(seed, *key)
 
 
 @dataclass(frozen=True)

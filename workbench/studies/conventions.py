@@ -548,7 +548,7 @@ def _reference_for(population: str, topology: str, members: int) -> tuple[str, s
         if topology == "complete":
             return "t_conv ~ N^1.5", _REFERENCES[2][2]
         return "", ""
-    if population.startswith("rule:"):
+    if is_rule(population):
         return "", ""
     if topology == "complete":
         return "median 7-18 rounds (N=24)", _REFERENCES[0][2]

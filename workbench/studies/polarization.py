@@ -102,6 +102,7 @@ from workbench.society.opinion import (
     resolve_topic,
 )
 from workbench.society.personas import resolve_opinion_persona
+from workbench.society.persons import is_rule
 from workbench.studies import Study, StudyResult, Unit, unit_seed
 
 if TYPE_CHECKING:
@@ -113,10 +114,6 @@ if TYPE_CHECKING:
 __all__ = ["PolarizationConfig", "PolarizationStudy"]
 
 _KEYS = ["population", "topic", "persona", "norm", "topology"]
-
-
-def _is_rule(population: str) -> bool:
-    return population.startswith("rule:")
 
 
 @dataclass(frozen=True)
@@ -252,7 +249,7 @@ class PolarizationConfig:
     @property
     def model(self) -> str:
         """The LLM models of the study, comma-separated (for run listings)."""
-        return ",".join(p for p in self.populations if not _is_rule(p)) or "rules"
+        return ",".join(p for p in self.populations if not is_rule(p)) or "rules"
 
     def network(self, kind: str) -> Topology:
         """The :class:`~workbench.society.Topology` of kind ``kind`` at this study's mean
@@ -270,7 +267,7 @@ class PolarizationConfig:
         out = []
         for kind in self.topologies:
             for population in self.populations:
-                if _is_rule(population):
+                if is_rule(population):
                     cells = [("none", "none", "none")]
                 else:
                     cells = [
@@ -477,7 +474,7 @@ class PolarizationStudy(Study):
             **{c: (c, "sum" if c == "invalid" else "mean") for c in numeric},
         )
         summary = summary.reset_index()
-        summary.insert(1, "kind", np.where(summary.population.map(_is_rule), "rule", "llm"))
+        summary.insert(1, "kind", np.where(summary.population.map(is_rule), "rule", "llm"))
         published = [self._published(row) for row in summary.itertuples(index=False)]
         return pd.concat([summary, pd.DataFrame(published)], axis=1)
 
@@ -756,7 +753,7 @@ def _connected(topology: Topology, n: int, seed: int, tries: int = 100) -> nx.Gr
 
 def _label(population: str, persona: str) -> str:
     """A short name for a population (and its persona, for LLMs)."""
-    if _is_rule(population):
+    if is_rule(population):
         return population.removeprefix("rule:")
     name = population.rsplit("/", 1)[-1]
     return f"{name} ({persona})" if persona != "none" else name

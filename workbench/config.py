@@ -375,29 +375,38 @@ def _check_model(config: Any, name: str) -> None:
         check_model(spec)
 
 
-def _check_norm(config: Any, name: str) -> None:
+def _each(validate: Callable[[Any], Any], what: str) -> Callable[[Any, str], None]:
+    """A check that a field holds at least one value and that ``validate`` accepts each."""
+
+    def check(config: Any, name: str) -> None:
+        values = _as_list(getattr(config, name))
+        if not values:
+            raise ConfigError(f"{flag(name)} needs at least one {what}")
+        for value in values:
+            validate(value)
+
+    return check
+
+
+def _norm_text(value: str) -> str:
     from workbench.society.situation import norm_text
 
-    values = _as_list(getattr(config, name))
-    if not values:
-        raise ConfigError(f"{flag(name)} needs at least one norm")
-    for value in values:
-        norm_text(value)
+    return norm_text(value)
+
+
+def _topology(kind: str) -> Any:
+    from workbench.society.topology import Topology
+
+    return Topology(kind)
+
+
+_check_norm = _each(_norm_text, "norm")
+_check_topology = _each(_topology, "network kind")
 
 
 def _check_personas(config: Any, name: str) -> None:
     if not getattr(config, name):
         raise ConfigError(f"{flag(name)} needs at least one persona (or none)")
-
-
-def _check_topology(config: Any, name: str) -> None:
-    from workbench.society.topology import Topology
-
-    values = _as_list(getattr(config, name))
-    if not values:
-        raise ConfigError(f"{flag(name)} needs at least one network kind")
-    for value in values:
-        Topology(value)
 
 
 def _check_exchange(config: Any, name: str) -> None:

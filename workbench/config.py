@@ -252,35 +252,28 @@ def coerce(value: Any, spec: FieldSpec) -> Any:
             return None
         raise ConfigError(f"{spec.flag} needs a value")
     if spec.many:
-        entries = list(value) if isinstance(value, list | tuple | Iterable) else [value]
+        entries = list(value) if isinstance(value, Iterable) else [value]
         return tuple(_entry(v, spec) for v in entries)
     return _entry(value, spec)
 
 
 def _entry(value: Any, spec: FieldSpec) -> Any:
+    """One non-text value as the field's kind (numpy numbers included), or a one-line error."""
     if isinstance(value, str):
         return _one(value, spec.kind, spec.name)
-    kind = spec.kind
-    if kind is bool:
+    if spec.kind is str:
+        return value  # str fields also take objects (a Persona, a Topic) as they are
+    if spec.kind is bool:
         if isinstance(value, bool):
             return value
-    elif kind is int:
-        if isinstance(value, bool):
-            pass
-        elif isinstance(value, int):
+    elif not isinstance(value, bool):  # True is no number of people
+        if spec.kind is int and hasattr(value, "__index__"):
             return int(value)
-        elif isinstance(value, float) and value.is_integer():
+        if spec.kind is int and isinstance(value, float) and value.is_integer():
             return int(value)
-        elif hasattr(value, "__index__"):  # numpy integers
-            return int(value)
-    elif kind is float:
-        if not isinstance(value, bool) and isinstance(value, int | float):
+        if spec.kind is float and hasattr(value, "__float__"):
             return float(value)
-        if hasattr(value, "__float__") and not isinstance(value, bool):
-            return float(value)
-    else:
-        return value  # str fields also take objects (a Persona, a Topic) as they are
-    what = {bool: "true or false", int: "a whole number", float: "a number"}[kind]
+    what = {bool: "true or false", int: "a whole number", float: "a number"}[spec.kind]
     raise ConfigError(f"{spec.flag} takes {what}, got {value!r}")
 
 

@@ -50,34 +50,12 @@ __all__ = [
     "StudyInterrupted",
     "StudyResult",
     "Unit",
-    "as_tuple",
     "check_study",
     "get_study",
     "load_plugins",
-    "normalise_lists",
     "register_study",
     "unit_seed",
 ]
-
-
-def as_tuple(value: Any, cast: type, name: str = "value") -> tuple:
-    """A list value (text, a sequence or one scalar) as a tuple of ``cast``.
-
-    See :func:`workbench.config.coerce`, which does the work; a value that does not
-    convert is a one-line :class:`ConfigError`.
-    """
-    from workbench.config import FieldSpec, coerce
-
-    return coerce(value, FieldSpec(name, cast, True, False, ()))
-
-
-def normalise_lists(config: Any, **casts: type) -> None:
-    """Replace each named field of a frozen config dataclass by :func:`as_tuple` of it.
-
-    Superseded by :func:`workbench.config.normalise`, which casts every field by its type.
-    """
-    for name, cast in casts.items():
-        object.__setattr__(config, name, as_tuple(getattr(config, name), cast, name))
 
 
 def unit_seed(seed: int, *key: int | str) -> int:

@@ -14,7 +14,9 @@ in ``workbench run``, ``workbench sweep`` and the Explorer without editing anyth
 References
 ----------
 .. [1] M. Granovetter, "Threshold Models of Collective Behavior", American Journal of
-   Sociology 83(6), 1420-1443 (1978). The uniform-thresholds example, pp. 1424-1425.
+   Sociology 83(6), 1420-1443 (1978). The hundred people with the thresholds 0 to 99
+   are the paper's first illustration of the model; its two outcomes (all riot, or
+   only the instigator) are exact consequences of the model, reproduced here exactly.
 """
 
 from __future__ import annotations
@@ -203,7 +205,7 @@ class ThresholdsStudy(Study):
     def reference(self) -> pd.DataFrame:
         return pd.DataFrame(
             [
-                {"condition": "uniform", "joined": "all N", "source": "Granovetter 1978, p. 1424"},
-                {"condition": "perturbed", "joined": "1", "source": "Granovetter 1978, p. 1425"},
+                {"condition": "uniform", "joined": "all N", "source": "Granovetter 1978"},
+                {"condition": "perturbed", "joined": "1", "source": "Granovetter 1978"},
             ]
         )

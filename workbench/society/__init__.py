@@ -50,7 +50,7 @@ from workbench.society.persons import (
 from workbench.society.schedules import Schedule
 from workbench.society.situation import EXCHANGES, NORMS, SCHEDULES, Situation
 from workbench.society.society import Society, draw_seed
-from workbench.society.task import Observation, Recollection, Round, Task
+from workbench.society.task import WORDINGS, Observation, Recollection, Round, Task, Wording
 from workbench.society.topology import KINDS, TOPOLOGIES, Topology, build_graph
 
 __all__ = [
@@ -89,6 +89,8 @@ __all__ = [
     "Situation",
     "Society",
     "Task",
+    "WORDINGS",
+    "Wording",
     "Topology",
     "Truthful",
     "build_graph",

@@ -20,7 +20,66 @@ from typing import Any
 
 from workbench.errors import ConfigError
 
-__all__ = ["Observation", "Recollection", "Round", "Task", "brief", "recalled", "recollection_text"]
+__all__ = [
+    "WORDINGS",
+    "Observation",
+    "Recollection",
+    "Round",
+    "Task",
+    "Wording",
+    "brief",
+    "recalled",
+    "recollection_text",
+]
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The sentences every forced-choice prompt shares, in one paraphrase.
+
+    A task's own text (its preamble and question) is the study's; these are the parts
+    around it: how the others' answers are shown, how earlier rounds are recalled and how
+    the member is told to answer. :data:`WORDINGS` holds the paraphrases a task can be
+    put in (:attr:`Task.wording`); wording 0 is the original, which every recorded
+    cassette was made with, so it never changes. The interactionist battery asks every
+    question in each wording, so that an effect carried by one sentence shows up as a
+    spread across wordings instead of passing for a property of the model.
+    """
+
+    answered: str = "{who} answered: {answer}"
+    counts: str = "Answers so far: {counts}."
+    chose: str = "{count} chose {option}"
+    earlier: str = "Earlier rounds:"
+    recalled: str = "Round {step}: you answered {choice}"
+    instruction: str = "Answer with {unit}: {listed}."
+    letter: str = "one letter"
+    one_of: str = "one of"
+
+
+#: The paraphrases of the shared prompt sentences; index = :attr:`Task.wording`.
+WORDINGS: tuple[Wording, ...] = (
+    Wording(),
+    Wording(
+        answered="{who} said {answer}",
+        counts="So far: {counts}.",
+        chose="{count} said {option}",
+        earlier="What happened in earlier rounds:",
+        recalled="In round {step} you said {choice}",
+        instruction="Reply with {unit} only: {listed}.",
+        letter="a single letter",
+        one_of="exactly one of",
+    ),
+    Wording(
+        answered="The answer of {who}: {answer}",
+        counts="The answers given so far: {counts}.",
+        chose="{option} was given {count} times",
+        earlier="Your previous rounds:",
+        recalled="Round {step}: your answer was {choice}",
+        instruction="Give your answer as {unit}, nothing else: {listed}.",
+        letter="one letter",
+        one_of="one option of",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -192,14 +251,14 @@ class Observation:
         top = max(counts.values())
         return tuple(o for o, c in counts.items() if c == top) if top else ()
 
-    def text(self) -> str:
-        """The others' answers as the member reads them (empty when none)."""
+    def text(self, wording: Wording = WORDINGS[0]) -> str:
+        """The others' answers as the member reads them, in ``wording`` (empty when none)."""
         if not self.seen:
             return ""
         if self.exchange == "counts":
-            parts = [f"{c} chose {o}" for o, c in self.counts().items() if c]
-            return "Answers so far: " + ", ".join(parts) + "."
-        return "\n".join(f"{who} answered: {answer}" for who, answer in self.seen)
+            parts = [wording.chose.format(count=c, option=o) for o, c in self.counts().items() if c]
+            return wording.counts.format(counts=", ".join(parts))
+        return "\n".join(wording.answered.format(who=who, answer=a) for who, a in self.seen)
 
     def brief(self) -> str:
         """The others' answers on one line, for result rows (see :func:`brief`)."""
@@ -219,16 +278,30 @@ class Task:
         Short name, copied into results.
     preamble : str
         Text put before every question (what the member is taking part in).
+    wording : int
+        Which paraphrase of the shared prompt sentences (:data:`WORDINGS`) the prompts
+        use; 0, the original, by default.
     """
 
     rounds: tuple[Round, ...]
     name: str = "task"
     preamble: str = ""
+    wording: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rounds", tuple(self.rounds))
         if not self.rounds:
             raise ConfigError("a task needs at least one round")
+        if not 0 <= self.wording < len(WORDINGS):
+            raise ConfigError(
+                f"wording must be 0 to {len(WORDINGS) - 1} (one of the paraphrases), "
+                f"got {self.wording}"
+            )
+
+    @property
+    def words(self) -> Wording:
+        """The shared prompt sentences in this task's wording."""
+        return WORDINGS[self.wording]
 
     def __len__(self) -> int:
         return len(self.rounds)
@@ -263,21 +336,24 @@ class Task:
         """
         options = observation.listed
         listed = ", ".join(options[:-1]) + " or " + options[-1]
-        unit = "one letter" if all(len(o) == 1 for o in options) else "one of"
+        words = self.words
+        unit = words.letter if all(len(o) == 1 for o in options) else words.one_of
         return chat(
             persona,
             norm,
             [
-                recollection_text(observation.memory),
+                recollection_text(observation.memory, wording=words),
                 self.preamble,
                 observation.round.question,
-                observation.text(),
-                f"Answer with {unit}: {listed}.",
+                observation.text(words),
+                words.instruction.format(unit=unit, listed=listed),
             ],
         )
 
 
-def recollection_text(memory: Sequence[Recollection], saw_label: str = "") -> str:
+def recollection_text(
+    memory: Sequence[Recollection], saw_label: str = "", wording: Wording = WORDINGS[0]
+) -> str:
     """A member's remembered rounds as a prompt paragraph ("" when it remembers none).
 
     ``saw_label`` goes before what the member saw of the others in each round.
@@ -288,10 +364,10 @@ def recollection_text(memory: Sequence[Recollection], saw_label: str = "") -> st
     for r in memory:
         saw = recalled(r)
         lines.append(
-            f"Round {r.step}: you answered {r.choice or 'nothing'}"
+            wording.recalled.format(step=r.step, choice=r.choice or "nothing")
             + (f"; {saw_label}{saw}" if saw else ".")
         )
-    return "Earlier rounds:\n" + "\n".join(lines)
+    return wording.earlier + "\n" + "\n".join(lines)
 
 
 def recalled(record: Recollection) -> str:

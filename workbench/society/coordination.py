@@ -12,11 +12,18 @@ independent of any study: :mod:`workbench.studies.conventions` and
   (the first-round prompt once per cyclic order of the names) and :func:`name_pool`;
 - the population: :func:`population` (persons with personas assigned in turn),
   :func:`game_situation` (``"pairwise"`` for LLM and memory members, ``"speaker_hearer"``
-  for the naming game [2]_, shuffled name order), :func:`game_network` (the ring lattice
+  for ``rule:naming_game``: the naming game's rules [2]_ played in Ashery et al.'s
+  per-round matchings over the W names, which is NOT the minimal game of [2]_ and has no
+  published scaling; shuffled name order), :func:`game_network` (the ring lattice
   and the connected random regular graph of Centola and Baronchelli [3]_ at a degree fitted
   to the population, any other :class:`~workbench.society.Topology` kind with its default
   parameters), :func:`check_game_population` and :func:`check_game_network`;
 - the play loop :func:`play`: step until the last 3N interactions all succeeded;
+- the minimal naming game of Baronchelli et al. [2]_ itself (one random speaker-hearer
+  pair per interaction, a brand-new word per invention, consensus in interactions), as a
+  fast path without a Society: :func:`minimal_naming_game`, :func:`minimal_game_runs`,
+  :func:`minimal_game_summary`; its references (t_conv and N_w^max ~ N^1.5 on a
+  complete graph) belong to it alone, see :data:`MINIMAL_GAME_REFERENCE`;
 - the measures: :func:`interactions`, :func:`convergence`, :func:`dominance`,
   :func:`timeline`, :func:`run_outcomes`, :func:`per_round`, and the isolated priors and
   collective bias (:func:`isolated_priors`, :func:`collective_bias`).
@@ -59,10 +66,13 @@ __all__ = [
     "NAME_POOL",
     "PENALTY",
     "REWARD",
+    "MINIMAL_GAME_EXPONENT",
+    "MINIMAL_GAME_REFERENCE",
     "SEEDED_KINDS",
     "STREAK_ROUNDS",
     "UNIT_KEYS",
     "CoordinationGame",
+    "MinimalGameRun",
     "check_game_network",
     "check_game_population",
     "collective_bias",
@@ -74,6 +84,9 @@ __all__ = [
     "interactions",
     "isolated_priors",
     "is_lean",
+    "minimal_game_runs",
+    "minimal_game_summary",
+    "minimal_naming_game",
     "name_pool",
     "nanmean",
     "per_round",
@@ -322,24 +335,319 @@ def play(society: Society, max_interactions: int, on: str | None = None) -> int:
     Converged: the last 3N interactions all succeeded (on the name ``on``, when given);
     an interaction with an invalid answer neither extends nor breaks the streak, as in
     :func:`convergence`. Returns the number of interactions played in this call. It
-    reads the decisions table's raw columns, so checking costs O(new rows) per step.
+    reads the decisions table's raw columns, so checking costs O(new rows) per step;
+    the steps are :meth:`Society.run <workbench.society.Society.run>`'s, with this rule
+    as its ``until``.
     """
     need = STREAK_ROUNDS * len(society.members)
     table = society.datacollector.tables["decisions"]
     choices, valid = table["choice"], table["valid"]
-    seen = start = len(choices)
-    streak = 0
-    while (seen - start) // 2 < max_interactions and streak < need:
-        society.step()
+    start = len(choices)
+    state = {"seen": start, "streak": 0}
+    if max_interactions <= 0:
+        return 0
+
+    def until(_: Society) -> bool:
+        seen = state["seen"]
         if len(choices) == seen:
-            break  # nobody could be matched
+            return True  # nobody could be matched
+        streak = state["streak"]
         for i in range(seen, len(choices), 2):
             if not (valid[i] and valid[i + 1]):
                 continue  # no evidence either way
             ok = choices[i] == choices[i + 1] and (on is None or choices[i] == on)
             streak = streak + 1 if ok else 0
-        seen = len(choices)
-    return (seen - start) // 2
+        state["seen"], state["streak"] = len(choices), streak
+        return (len(choices) - start) // 2 >= max_interactions or streak >= need
+
+    society.run(None, until=until)
+    return (state["seen"] - start) // 2
+
+
+# -- the minimal naming game, fast path -------------------------------------------------
+
+#: The exponent of the minimal naming game's scaling on a complete graph [2]_.
+MINIMAL_GAME_EXPONENT = 1.5
+#: What is published for the minimal naming game on a complete graph, and how sure it is.
+#: The exponent 1.5 of t_max, t_conv and N_w^max is in the text of Baronchelli et al.
+#: 2006 [2]_ (their Fig. 2 fits, alpha ~ gamma ~ 1.5) and of Baronchelli, Dall'Asta, Barrat
+#: & Loreto, physics/0512045 (abstract: "in mean-field both memory and time scale as
+#: N^{3/2}"). The PREFACTORS (a in a N^1.5) could not be read from any stored text of
+#: those papers (only their opening pages are searchable here), so none is printed as
+#: published: ``prefactor`` is None, and the values this project measured (a correct
+#: simulation, checked against an independent one in tests/test_naming_game.py and
+#: benchmarks/RESULTS.md) are in ``measured``: they drift with N (finite-size
+#: corrections), so a N^1.5 with one a fits no range from N = 24 to 1000 within 5%.
+MINIMAL_GAME_REFERENCE: dict[str, Any] = {
+    "setup": "minimal naming game, complete graph, one random speaker-hearer pair per "
+    "interaction, a brand-new word per invention",
+    "result": "t_conv ~ N^1.5 and N_w^max ~ N^1.5 (interactions, total words)",
+    "exponent": MINIMAL_GAME_EXPONENT,
+    "prefactor": None,
+    "measured": {  # N: (mean t_conv / N^1.5, mean N_w^max / N^1.5), this project
+        24: (3.11, 0.511),
+        100: (2.49, 0.399),
+        316: (1.93, 0.356),
+        1000: (1.61, 0.341),
+    },
+    "source": "Baronchelli et al. 2006, J. Stat. Mech. P06014",
+}
+
+
+@dataclass(frozen=True)
+class MinimalGameRun:
+    """One run of the minimal naming game (:func:`minimal_naming_game`).
+
+    Attributes
+    ----------
+    members : int
+        Population size N.
+    interactions : int
+        Interactions played (one speaker-hearer pair each).
+    converged : bool
+        Whether every member ended with the same single word.
+    t_conv : float
+        Interactions until that consensus (NaN when not reached).
+    peak_words : int
+        N_w^max: the largest total number of words (sum of inventory sizes).
+    t_peak : int
+        Interactions until that peak was first reached.
+    peak_distinct : int
+        The largest number of distinct words in the population.
+    invented : int
+        Words invented (each one new).
+    trace : pandas.DataFrame
+        Every ``every`` interactions (and at the end): ``interactions``, ``words``
+        (N_w), ``distinct`` (N_d), ``success`` (share of the window's interactions that
+        succeeded).
+    """
+
+    members: int
+    interactions: int
+    converged: bool
+    t_conv: float
+    peak_words: int
+    t_peak: int
+    peak_distinct: int
+    invented: int
+    trace: pd.DataFrame
+
+
+def minimal_naming_game(
+    n: int,
+    seed: int | np.random.SeedSequence,
+    *,
+    max_interactions: int | None = None,
+    graph: nx.Graph | None = None,
+    every: int | None = None,
+    stop: bool = True,
+) -> MinimalGameRun:
+    """The minimal naming game of Baronchelli et al. [2]_, one speaker-hearer pair at a time.
+
+    Every interaction draws a speaker uniformly among the ``n`` members and a hearer
+    uniformly among the others (on ``graph``: among the speaker's neighbours). The
+    speaker says a word drawn uniformly from its inventory; with an empty inventory it
+    invents a brand-new word (an open vocabulary: words are never drawn from a pool, so
+    two inventions never coincide). If the hearer knows the word, both keep only it
+    (success); otherwise the hearer adds it (failure). Consensus is reached when every
+    member holds the same single word; time is counted in interactions.
+
+    This is the society-free fast path of the game, and why it exists: a
+    :class:`~workbench.society.Society` decision is a forced choice over a fixed option
+    tuple with one probability per option and one recorded row, which makes an open
+    vocabulary O(W) per decision and costs about 100 us an interaction, while the
+    scaling checks need about 10^7 interactions. Here a decision costs O(1), amortised:
+    inventories are a list (uniform draw) and a set (membership) per member, and the
+    number of holders of each word is kept so that N_w and N_d are O(1) updates; nothing
+    scans the words ever invented. The ``"random_pair"`` schedule
+    (:class:`~workbench.society.schedules.RandomPair`) plays the same interaction order
+    in a Society, with LLM or rule members over the task's names.
+
+    Parameters
+    ----------
+    n : int
+        Members (at least 2).
+    seed : int or numpy.random.SeedSequence
+        Seed of the run's generator (the same seed gives the same run).
+    max_interactions : int or None
+        Most interactions to play; default ``100 N^1.5`` (far beyond consensus on a
+        complete graph, whose mean is about ``0.5 N^1.5`` interactions).
+    graph : networkx.Graph or None
+        Who can meet whom; None is the complete graph (homogeneous mixing). Nodes are
+        relabelled 0..n-1 in iteration order; every node needs a neighbour.
+    every : int or None
+        Interval of the ``trace`` rows; default ``max(1, n // 2)``.
+    stop : bool
+        Stop at consensus (True), or play all ``max_interactions`` (for benchmarks).
+
+    Returns
+    -------
+    MinimalGameRun
+
+    Notes
+    -----
+    Reference values, on a complete graph (homogeneous mixing): the time of the peak of
+    N_w, the peak N_w^max and the convergence time all grow as N^1.5 [2]_, [4]_ (the
+    exponents are the papers' text; physics/0512045's abstract: "in mean-field both
+    memory and time scale as N^{3/2}"). See :data:`MINIMAL_GAME_REFERENCE` for the
+    prefactors used beside this game and how sure each is.
+    """
+    whole_number(n, "members", 2, MAX_MEMBERS, " members a game can hold")
+    nbrs: list[list[int]] | None = None
+    if graph is not None:
+        if graph.number_of_nodes() != n:
+            raise ConfigError(f"the graph has {graph.number_of_nodes()} nodes, not {n}")
+        index = {v: i for i, v in enumerate(graph.nodes)}
+        nbrs = [[index[u] for u in graph[v] if u != v] for v in graph.nodes]
+        if any(not x for x in nbrs):
+            raise ConfigError("every member needs a neighbour to play the naming game")
+    limit = int(100 * n**1.5) if max_interactions is None else int(max_interactions)
+    every = max(1, n // 2) if every is None else int(every)
+    rng = np.random.default_rng(seed)
+    lists: list[list[int]] = [[] for _ in range(n)]
+    sets: list[set[int]] = [set() for _ in range(n)]
+    holders: dict[int, int] = {}  # word -> members holding it
+    words = invented = 0
+    peak = t_peak = peak_distinct = 0
+    t_conv = np.nan
+    rows: list[tuple[int, int, int, float]] = []
+    window_ok = 0
+    t = 0
+    block = max(64, int(n**1.5))  # about one run's worth on a complete graph, then doubling
+    while t < limit:
+        size = min(block, limit - t)
+        block = min(2 * block, 1 << 16)
+        u = rng.random((size, 3)).tolist()  # speaker, hearer, word: 3 uniforms each
+        for us, uh, uw in u:
+            t += 1
+            s = int(us * n)
+            if nbrs is None:
+                h = int(uh * (n - 1))
+                if h >= s:
+                    h += 1
+            else:
+                near = nbrs[s]
+                h = near[int(uh * len(near))]
+            inventory = lists[s]
+            if inventory:
+                w = inventory[int(uw * len(inventory))]
+            else:  # invent a brand-new word
+                w = invented
+                invented += 1
+                inventory.append(w)
+                sets[s].add(w)
+                holders[w] = 1
+                words += 1
+            heard = sets[h]
+            if w in heard:  # success: both keep only w
+                window_ok += 1
+                for m in (s, h):
+                    for x in lists[m]:
+                        if x != w:
+                            left = holders[x] - 1
+                            if left:
+                                holders[x] = left
+                            else:
+                                del holders[x]
+                    words -= len(lists[m]) - 1
+                    lists[m] = [w]
+                    sets[m] = {w}
+                if words == n and holders[w] == n and np.isnan(t_conv):
+                    t_conv = float(t)
+            else:  # failure: the hearer learns w
+                lists[h].append(w)
+                heard.add(w)
+                holders[w] += 1
+                words += 1
+                if words > peak:
+                    peak, t_peak = words, t
+                if len(holders) > peak_distinct:
+                    peak_distinct = len(holders)
+            if t % every == 0:
+                rows.append((t, words, len(holders), window_ok / every))
+                window_ok = 0
+            if stop and t_conv == t:
+                break
+        if stop and not np.isnan(t_conv):
+            break
+    if not rows or rows[-1][0] != t:
+        rows.append((t, words, len(holders), window_ok / max(1, t % every)))
+    trace = pd.DataFrame(rows, columns=["interactions", "words", "distinct", "success"])
+    return MinimalGameRun(
+        n, t, bool(np.isfinite(t_conv)), t_conv, peak, t_peak, peak_distinct, invented, trace
+    )
+
+
+def minimal_game_runs(
+    sizes: Sequence[int], runs: int, seed: int, graph: nx.Graph | None = None
+) -> pd.DataFrame:
+    """Independent runs of :func:`minimal_naming_game`, ``runs`` per size.
+
+    Run ``r`` of size ``n`` is seeded with ``SeedSequence([seed, n, r])``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: ``members``, ``run``, ``converged``, ``t_conv``,
+        ``peak_words`` (N_w^max), ``t_peak``, ``peak_distinct``, ``invented``,
+        ``interactions``.
+    """
+    whole_number(runs, "runs", 1, None, "")
+    rows = []
+    for n in sizes:
+        for r in range(runs):
+            x = minimal_naming_game(n, np.random.SeedSequence([seed, n, r]), graph=graph)
+            rows.append(
+                {
+                    "members": n,
+                    "run": r,
+                    "converged": x.converged,
+                    "t_conv": x.t_conv,
+                    "peak_words": x.peak_words,
+                    "t_peak": x.t_peak,
+                    "peak_distinct": x.peak_distinct,
+                    "invented": x.invented,
+                    "interactions": x.interactions,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def minimal_game_summary(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Per size: the means of :func:`minimal_game_runs` with their standard errors and
+    the same divided by N^1.5 (the scaling of [2]_ on a complete graph).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``members``, ``runs``, ``converged``, ``t_conv`` and ``t_conv_se`` (mean over
+        converged runs, interactions), ``peak_words`` and ``peak_words_se`` (mean
+        N_w^max), ``t_peak``, ``t_conv / N^1.5``, ``N_w^max / N^1.5``.
+    """
+    out = []
+    for n, group in per_run.groupby("members", sort=True):
+        done = group[group.converged]
+        scale = float(n) ** MINIMAL_GAME_EXPONENT
+        k = max(len(done), 1)
+        t_se = float(done.t_conv.std(ddof=1) / np.sqrt(k)) if len(done) > 1 else np.nan
+        p_se = (
+            float(group.peak_words.std(ddof=1) / np.sqrt(len(group))) if len(group) > 1 else np.nan
+        )
+        out.append(
+            {
+                "members": int(n),
+                "runs": len(group),
+                "converged": len(done),
+                "t_conv": float(done.t_conv.mean()) if len(done) else np.nan,
+                "t_conv_se": t_se,
+                "peak_words": float(group.peak_words.mean()),
+                "peak_words_se": p_se,
+                "t_peak": float(group.t_peak.mean()),
+                "t_conv / N^1.5": float(done.t_conv.mean()) / scale if len(done) else np.nan,
+                "N_w^max / N^1.5": float(group.peak_words.mean()) / scale,
+            }
+        )
+    return pd.DataFrame(out)
 
 
 # -- measures ---------------------------------------------------------------------------

@@ -63,6 +63,7 @@ __all__ = [
     "SCHEDULES",
     "Encounters",
     "Pairwise",
+    "RandomPair",
     "Schedule",
     "Sequential",
     "SpeakerHearer",
@@ -229,37 +230,89 @@ class SpeakerHearer(Schedule):
             (a, b) if society.random.random() < 0.5 else (b, a)
             for a, b in society.random_matching()
         ]
-        spoken = [(speaker, speaker.observe(round_)) for speaker, _ in pairs]
-        words = society.decide(spoken)
-        heard = [
-            (hearer, hearer.observe(round_, ((speaker.label, word.choice),)))
-            if word.choice is not None
-            else (hearer, hearer.observe(round_))
-            for (speaker, hearer), word in zip(pairs, words, strict=True)
-        ]
-        answers = society.decide(heard)
-        payoff = society.task.payoff
-        for (speaker, hearer), (_, obs_s), word, (_, obs_h), answer in zip(
-            pairs, spoken, words, heard, answers, strict=True
-        ):
-            society.remember(
-                speaker,
-                obs_s,
-                word,
-                partner=hearer.label,
-                other=answer.choice,
-                role="speaker",
-                told=True,
-                payoff=payoff(word.choice, answer.choice),
-            )
-            society.remember(
-                hearer,
-                obs_h,
-                answer,
-                partner=speaker.label,
-                other=word.choice,
-                role="hearer",
-                payoff=payoff(answer.choice, word.choice),
-            )
-            society.record(speaker, obs_s, word, partner=hearer)
-            society.record(hearer, obs_h, answer, partner=speaker)
+        _speak_and_hear(society, round_, pairs)
+
+
+@SCHEDULES.register
+class RandomPair(Schedule):
+    """The minimal naming game's interaction order [2]_: each step is ONE interaction, a
+    speaker drawn uniformly among the members and a hearer drawn uniformly among its
+    neighbours; the speaker answers first, the hearer having heard it, and both remember
+    their role and the partner's answer (as in :class:`SpeakerHearer`).
+
+    Time is counted in interactions (one a step), as in [2]_; :class:`SpeakerHearer`
+    plays N / 2 interactions a step instead, every member at most once (the per-round
+    matching of Ashery et al. [3]_). With ``rule:naming_game`` members this is the
+    minimal game over the task's names (a closed pool: an invention is drawn from the
+    names); :func:`~workbench.society.coordination.minimal_naming_game` is the same
+    interaction order with an open vocabulary and no Society. A member without a
+    neighbour is drawn again.
+    """
+
+    name = "random_pair"
+    description = (
+        "one random speaker-hearer pair a step: the speaker answers, the hearer answers "
+        "having heard it (the minimal naming game)"
+    )
+
+    def __init__(self) -> None:
+        self._adjacency: dict[Member, list[Member]] | None = None  # built on first step
+
+    def step(self, society: Society, round_: Round) -> None:
+        if self._adjacency is None:  # the network is fixed: one pass over its edges
+            by_node = {m.node: m for m in society.members}
+            graph = society.network.G
+            self._adjacency = {
+                m: [by_node[v] for v in graph[m.node] if v != m.node] for m in society.members
+            }
+        adjacency = self._adjacency
+        if not any(adjacency.values()):
+            return  # nobody can be paired
+        members = society.members
+        while True:
+            speaker = members[int(society.random.random() * len(members))]
+            near = adjacency[speaker]
+            if near:
+                break
+        hearer = near[int(society.random.random() * len(near))]
+        _speak_and_hear(society, round_, [(speaker, hearer)])
+
+
+def _speak_and_hear(society: Society, round_: Round, pairs: list[tuple[Member, Member]]) -> None:
+    """Each (speaker, hearer) pair plays one interaction: the speakers answer in one
+    batch, then the hearers, each having heard its speaker; both remember and are
+    recorded."""
+    spoken = [(speaker, speaker.observe(round_)) for speaker, _ in pairs]
+    words = society.decide(spoken)
+    heard = [
+        (hearer, hearer.observe(round_, ((speaker.label, word.choice),)))
+        if word.choice is not None
+        else (hearer, hearer.observe(round_))
+        for (speaker, hearer), word in zip(pairs, words, strict=True)
+    ]
+    answers = society.decide(heard)
+    payoff = society.task.payoff
+    for (speaker, hearer), (_, obs_s), word, (_, obs_h), answer in zip(
+        pairs, spoken, words, heard, answers, strict=True
+    ):
+        society.remember(
+            speaker,
+            obs_s,
+            word,
+            partner=hearer.label,
+            other=answer.choice,
+            role="speaker",
+            told=True,
+            payoff=payoff(word.choice, answer.choice),
+        )
+        society.remember(
+            hearer,
+            obs_h,
+            answer,
+            partner=speaker.label,
+            other=word.choice,
+            role="hearer",
+            payoff=payoff(answer.choice, word.choice),
+        )
+        society.record(speaker, obs_s, word, partner=hearer)
+        society.record(hearer, obs_h, answer, partner=speaker)

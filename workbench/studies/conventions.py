@@ -16,11 +16,13 @@ every member plays at most once per step, N / 2 interactions on a complete netwo
 name order is shuffled in every LLM prompt (seeded), so position cannot decide. Rule
 populations run through the same code:
 
-- ``rule:naming_game``: the minimal naming game [2]_ (:class:`~workbench.society.games.
-  NamingGame`), played with the ``"speaker_hearer"`` schedule (its defining asymmetry: one
-  partner speaks, the other answers having heard); its inventory holds every word since
-  its last success, so the memory window does not bound it; its convergence time on a
-  complete graph grows as N^1.5 [2]_;
+- ``rule:naming_game``: the naming game's rules [2]_ (:class:`~workbench.society.games.
+  NamingGame`) in this study's per-round game: the ``"speaker_hearer"`` schedule pairs
+  every member once a step (Ashery et al.'s rounds, one partner speaking, the other
+  answering having heard) and an invention is drawn from the W names (W = 2 is binary
+  agreement). That is not the minimal naming game of [2]_, so no Baronchelli et al.
+  number is printed beside it; its inventory holds every word since its last success, so
+  the memory window does not bound it;
 - ``rule:memory``: a best response to memory (:class:`~workbench.society.games.
   MemoryMajority`): the name partners used most often in the last k interactions.
 
@@ -54,6 +56,12 @@ measures and is not ``measured``.
 
 A run stops when it converges or after ``horizon`` population rounds.
 
+The minimal naming game of Baronchelli et al. [2]_ (one random speaker-hearer pair per
+interaction, a brand-new word per invention, consensus when every member holds one and
+the same word, time in interactions) is :meth:`ConventionsStudy.minimal_game`, through
+the fast path :func:`~workbench.society.coordination.minimal_naming_game`; its
+references (t_conv and N_w^max ~ N^1.5 on a complete graph) are printed beside it only.
+
 References
 ----------
 .. [1] A. F. Ashery, L. M. Aiello and A. Baronchelli, "Emergent social conventions and
@@ -78,6 +86,7 @@ from workbench.llm.gateway import DEFAULT_MODEL
 from workbench.society import Situation, Society, make_person, resolve_persona
 from workbench.society.checks import MAX_MEMBERS, check_rows, number, whole_list
 from workbench.society.coordination import (
+    MINIMAL_GAME_REFERENCE,
     check_game_network,
     check_game_population,
     collective_bias,
@@ -86,6 +95,8 @@ from workbench.society.coordination import (
     game_situation,
     is_lean,
     isolated_priors,
+    minimal_game_runs,
+    minimal_game_summary,
     name_pool,
     per_round,
     play,
@@ -234,12 +245,16 @@ class ConventionsStudy(Study):
         the first-round prompt once per cyclic order of the names.
         """
         cfg = self.config
-        games = [(c, r, unit_seed(seed, 0, r)) for c in cfg.conditions() for r in range(cfg.runs)]
+        games = [
+            (c, r, unit_seed(seed, "conventions.game", r))
+            for c in cfg.conditions()
+            for r in range(cfg.runs)
+        ]
         priors = [
             (
                 {"population": m, "topology": "alone", "members": 1, "part": "prior"},
                 j,
-                unit_seed(seed, 1, j),
+                unit_seed(seed, "conventions.prior", j),
             )
             for m in cfg.populations
             for j in range(len(cfg.personas))
@@ -273,7 +288,7 @@ class ConventionsStudy(Study):
                 run_id=run_id,
             )
         n = cond["members"]
-        graph = game_network(cond["topology"], n, cfg.degree, unit_seed(unit.seed, 7))
+        graph = game_network(cond["topology"], n, cfg.degree, unit_seed(unit.seed, "network"))
         persons = population(
             model, n, cfg.personas, temperature=cfg.temperature, persona_file=cfg.persona_file
         )
@@ -390,6 +405,27 @@ class ConventionsStudy(Study):
         per_run = run_outcomes(result.decisions[result.decisions.part == "game"])
         priors = self.priors(result.decisions)
         return collective_bias(per_run, priors, name_pool(self.config.names))
+
+    def minimal_game(
+        self, sizes: tuple[int, ...] = (24, 100, 316, 1000), runs: int = 20, seed: int = 0
+    ) -> pd.DataFrame:
+        """The minimal naming game of Baronchelli et al. [2]_ on a complete graph, per size.
+
+        One random speaker-hearer pair per interaction and a brand-new word per
+        invention (:func:`~workbench.society.coordination.minimal_naming_game`, a fast
+        path without a Society); not the per-round game of :meth:`run`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :func:`~workbench.society.coordination.minimal_game_summary` (mean t_conv and
+            N_w^max with their standard errors, and divided by N^1.5), with the
+            ``reference`` and ``source`` of this game.
+        """
+        summary = minimal_game_summary(minimal_game_runs(sizes, runs, seed))
+        summary["reference"] = MINIMAL_GAME_REFERENCE["result"]
+        summary["source"] = MINIMAL_GAME_REFERENCE["source"]
+        return summary
 
     def reference(self) -> pd.DataFrame:
         """Published results on convention emergence (REFERENCES.md).
@@ -536,18 +572,17 @@ _REFERENCES = [
         "Centola & Baronchelli 2015, PNAS 112(7)",
     ),
     (
-        "minimal naming game, complete graph",
-        "convergence time and peak number of words grow as N^1.5",
-        "Baronchelli et al. 2006, J. Stat. Mech. P06014",
+        MINIMAL_GAME_REFERENCE["setup"] + " (ConventionsStudy.minimal_game, not the "
+        "per-round game)",
+        MINIMAL_GAME_REFERENCE["result"],
+        MINIMAL_GAME_REFERENCE["source"],
     ),
 ]
 
 
 def _reference_for(population: str, topology: str, members: int) -> tuple[str, str]:
-    if population.startswith("rule:naming_game"):
-        if topology == "complete":
-            return "t_conv ~ N^1.5", _REFERENCES[2][2]
-        return "", ""
+    # rule:naming_game here is the per-round game over W names, not Baronchelli et al.'s
+    # minimal game: its N^1.5 laws are printed only beside ConventionsStudy.minimal_game
     if is_rule(population):
         return "", ""
     if topology == "complete":

@@ -60,6 +60,10 @@ STREAMS: Mapping[str, tuple[int, ...]] = MappingProxyType(
         "sandbox.order": (1,),
         # a cell of a factorial Design: ("design.cell", hash of the cell's config)
         "design.cell": (),
+        # the battery: the seed of a module's runs in wording w ("battery.wording", w)
+        "battery.wording": (90,),
+        # the battery's bootstrap of every module's scores, from the battery seed
+        "battery.bootstrap": (91,),
     }
 )
 

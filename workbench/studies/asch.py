@@ -66,6 +66,7 @@ from scipy import stats
 from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
+from workbench.random import generator
 from workbench.society import (
     Confederate,
     Round,
@@ -95,6 +96,28 @@ NEUTRAL_TRIALS = (1, 2, 5, 10, 13, 15)
 ALLY_POSITION = 3
 _OPTIONS = ("A", "B", "C")
 _PREAMBLE = "You are taking part in a test of visual judgement with other participants."
+#: The preamble, question and option line in each wording (:attr:`Task.wording`); wording
+#: 0 is the original, which the recorded cassettes were made with.
+_WORDED = (
+    (
+        _PREAMBLE,
+        "Line X is {standard:.2f} inches long. "
+        "Which line, A, B or C, has the same length as line X?",
+        "{option}: {length:.2f} inches",
+    ),
+    (
+        "This is a study of how people judge the lengths of lines; several participants "
+        "answer each question in turn.",
+        "Line X measures {standard:.2f} inches. Which of the lines A, B and C is as long "
+        "as line X?",
+        "Line {option} measures {length:.2f} inches",
+    ),
+    (
+        "You and a group of other people are comparing the lengths of lines.",
+        "Here is line X: {standard:.2f} inches. Which one of A, B and C matches line X in length?",
+        "{option} = {length:.2f} inches",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +151,9 @@ class AschConfig:
         Whether the subject sees who answered what, or only counts.
     memory : int
         Earlier trials the subject recalls in its prompt.
+    wording : int
+        Which paraphrase of every prompt the subject reads (0, the original, to 2): the
+        battery asks in each, so that no effect rests on one sentence.
     temperature : float
         Sampling temperature of the subject's choice. The default 0 gives the subject's
         most likely answer, its considered judgement: small models spread their
@@ -158,9 +184,17 @@ class AschConfig:
     temperature: float = config.temperature(
         0.0, "sampling temperature of the subject (0: its top answer)"
     )
+    wording: int = field(
+        default=0,
+        metadata={"help": f"paraphrase of the prompts, 0 (the original) to {len(_WORDED) - 1}"},
+    )
 
     def __post_init__(self) -> None:
         config.normalise(self)
+        if not 0 <= self.wording < len(_WORDED):
+            raise ConfigError(
+                f"wording must be 0 to {len(_WORDED) - 1} (a paraphrase), got {self.wording}"
+            )
         whole_list(self, "majority", low=None)
         whole_list(self, "ally", low=None)
         whole(self, "subjects", 1)  # bounded by the rows it makes, below
@@ -195,7 +229,7 @@ class AschConfig:
         ]
 
 
-def line_judgement(rng: np.random.Generator, trials: int = TRIALS) -> Task:
+def line_judgement(rng: np.random.Generator, trials: int = TRIALS, wording: int = 0) -> Task:
     """Line-judgement stimuli for one subject.
 
     Each trial has a standard line of 2 to 10 inches and three comparison lines labelled
@@ -210,6 +244,9 @@ def line_judgement(rng: np.random.Generator, trials: int = TRIALS) -> Task:
         Source of the stimuli.
     trials : int
         Number of trials; the neutral ones are :data:`NEUTRAL_TRIALS`.
+    wording : int
+        Paraphrase of the preamble, the question and the shared prompt sentences; the
+        stimuli drawn do not depend on it.
 
     Returns
     -------
@@ -234,10 +271,13 @@ def line_judgement(rng: np.random.Generator, trials: int = TRIALS) -> Task:
         wrong = [o for o in _OPTIONS if o != correct]
         critical = trial not in NEUTRAL_TRIALS
         planted = wrong[int(rng.integers(2))] if critical else None
+        _, ask, line = _WORDED[wording]
         question = (
-            f"Line X is {standard:.2f} inches long. "
-            "Which line, A, B or C, has the same length as line X?\n"
-            + "\n".join(f"{o}: {x:.2f} inches" for o, x in zip(_OPTIONS, lengths, strict=True))
+            ask.format(standard=standard)
+            + "\n"
+            + "\n".join(
+                line.format(option=o, length=x) for o, x in zip(_OPTIONS, lengths, strict=True)
+            )
         )
         rounds.append(
             Round(
@@ -253,7 +293,7 @@ def line_judgement(rng: np.random.Generator, trials: int = TRIALS) -> Task:
                 },
             )
         )
-    return Task(tuple(rounds), name="line_judgement", preamble=_PREAMBLE)
+    return Task(tuple(rounds), name="line_judgement", preamble=_WORDED[wording][0], wording=wording)
 
 
 # Asch's numbers, from REFERENCES.md: (majority, ally, conformity, source).
@@ -295,7 +335,7 @@ class AschStudy(Study):
 
     def units(self, seed: int) -> list[Unit]:
         """One unit per condition and subject; subject ``i`` has the same seed everywhere."""
-        seeds = [unit_seed(seed, i) for i in range(self.config.subjects)]
+        seeds = [unit_seed(seed, "unit", i) for i in range(self.config.subjects)]
         return [
             Unit(k * self.config.subjects + i, c, i, seeds[i])
             for k, c in enumerate(self.config.conditions())
@@ -326,10 +366,10 @@ class AschStudy(Study):
             memory=cfg.memory,
             schedule="sequential",
         )
-        stimuli = np.random.default_rng(np.random.SeedSequence(unit.seed, spawn_key=(1,)))
+        stimuli = generator(unit.seed, "asch.stimuli")
         return Society(
             persons,
-            line_judgement(stimuli),
+            line_judgement(stimuli, wording=cfg.wording),
             situation,
             seed=unit.seed,
             gateway=gateway,
@@ -396,6 +436,8 @@ class AschStudy(Study):
             measured = group[group.answers > 0]
             answers, conformed = measured.answers.to_numpy(), measured.conformed.to_numpy()
             total = answers.sum()
+            # entropy [seed, i], not a spawn key: no STREAMS name derives it, and a named
+            # stream would change every recorded interval
             low, high = _bootstrap(conformed, answers, np.random.default_rng([seed, i]))
             n_err = neutral_err.loc[cond]
             out.append(

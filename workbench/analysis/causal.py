@@ -147,6 +147,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from workbench.errors import ConfigError
+from workbench.random import generator
 
 __all__ = [
     "CLUSTER_METHODS",
@@ -249,12 +250,6 @@ def _check_graph(G: object) -> tuple[tuple[Node, ...], sp.csr_array]:
     adjacency.sum_duplicates()
     adjacency.data[:] = 1.0  # parallel edges of a multigraph count once
     return nodes, adjacency
-
-
-def _rng(seed: Seed) -> np.random.Generator:
-    if seed is not None and not isinstance(seed, int | np.integer | np.random.Generator):
-        raise ConfigError(f"seed must be an int, a numpy Generator or None, not {seed!r}")
-    return np.random.default_rng(seed)
 
 
 # ------------------------------------------------------------------------ exposure mapping
@@ -476,7 +471,7 @@ class Design(ABC):
     def sample(self, G: nx.Graph, size: int, rng: Seed = None) -> np.ndarray:
         """``size`` assignments as a ``(size, n)`` 0/1 ``int8`` array (``G``'s node order)."""
         unit = self.units(G)
-        gen = _rng(rng)
+        gen = generator(rng)
         return (gen.random((int(size), int(unit.max()) + 1)) < self.p).astype(np.int8)[:, unit]
 
     def draw(self, G: nx.Graph, rng: Seed = None) -> dict[Node, int]:
@@ -652,7 +647,7 @@ def graph_clusters(
         )
     if not resolution > 0:
         raise ConfigError(f"resolution must be positive, got {resolution}")
-    rng = _rng(seed)
+    rng = generator(seed)
     nx_seed = int(rng.integers(2**31))
     if method == "louvain":
         parts = nx.community.louvain_communities(G, resolution=resolution, seed=nx_seed)
@@ -808,7 +803,7 @@ def exposure_probabilities(
         raise ConfigError(f"draws must be an integer of at least 100, got {draws!r}")
     unit = design.units(G)
     n, n_units = len(nodes), int(unit.max()) + 1
-    rng = _rng(seed)
+    rng = generator(seed)
 
     # pairs whose exposures depend on a common unit: closed neighbourhoods share a unit
     membership = sp.csr_array(
@@ -1439,7 +1434,7 @@ def estimate_effects(
     z = _values(treatment, nodes, "treatment", binary=True)
     y = _values(outcome, nodes, "outcome", binary=False)
     design.check(G, z)
-    rng = _rng(seed)
+    rng = generator(seed)
     if probabilities is None:
         m = _mapping(mapping, threshold)
         probabilities = exposure_probabilities(G, design, m, draws=draws, seed=rng)

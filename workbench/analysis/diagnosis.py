@@ -56,11 +56,11 @@ from workbench.analysis.causal import (
     SparseConditionWarning,
     _check_graph,
     _mapping,
-    _rng,
     estimate_effects,
     exposure_probabilities,
 )
 from workbench.errors import ConfigError
+from workbench.random import generator
 
 __all__ = ["DIAGNOSANDS", "diagnose"]
 
@@ -186,7 +186,7 @@ def diagnose(
             f"unknown estimand {estimands if isinstance(estimands, str) else bad[0]!r}; "
             f"give a list from {', '.join(ESTIMANDS)}"
         )
-    rng = _rng(seed)
+    rng = generator(seed)
     m = _mapping(mapping, threshold)
     if isinstance(base, Mapping):
         missing = [v for v in nodes if v not in base]

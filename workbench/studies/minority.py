@@ -325,7 +325,7 @@ class MinorityStudy(Study):
     def units(self, seed: int) -> list[Unit]:
         """``runs`` populations per condition; run ``r`` has the same seed everywhere."""
         cfg = self.config
-        seeds = [unit_seed(seed, r) for r in range(cfg.runs)]
+        seeds = [unit_seed(seed, "unit", r) for r in range(cfg.runs)]
         return [
             Unit(k * cfg.runs + r, c, r, seeds[r])
             for k, c in enumerate(cfg.conditions())
@@ -339,8 +339,8 @@ class MinorityStudy(Study):
         """The population of one unit, ready for its scripted rounds and the minority."""
         cfg, cond = self.config, unit.conditions
         n = cfg.members
-        order = np.random.default_rng(unit_seed(unit.seed, 3)).permutation(n)
-        graph = game_network(cfg.topology, n, cfg.degree, unit_seed(unit.seed, 7))
+        order = np.random.default_rng(unit_seed(unit.seed, "minority.order")).permutation(n)
+        graph = game_network(cfg.topology, n, cfg.degree, unit_seed(unit.seed, "network"))
         model = cond["population"]
         phases = ("establish",) * cfg.establish + ("minority",)
         return MinoritySociety(

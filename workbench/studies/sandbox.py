@@ -35,6 +35,7 @@ import pandas as pd
 from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
+from workbench.random import generator
 from workbench.society import (
     SCHEDULES,
     Round,
@@ -274,7 +275,7 @@ class SandboxStudy(Study):
 
     def units(self, seed: int) -> list[Unit]:
         """One unit per replicate."""
-        return [Unit(i, {}, i, unit_seed(seed, i)) for i in range(self.config.replicates)]
+        return [Unit(i, {}, i, unit_seed(seed, "unit", i)) for i in range(self.config.replicates)]
 
     def models(self) -> list[str]:
         return [self.config.person(who).model for who, _ in parse_mix(self.config.mix)]
@@ -288,7 +289,7 @@ class SandboxStudy(Study):
             person = cfg.person(who)
             persons += [person] * count
             roles += ["rule" if person.is_rule else "llm"] * count
-        order = np.random.default_rng(np.random.SeedSequence(unit.seed, spawn_key=(1,)))
+        order = generator(unit.seed, "sandbox.order")
         placed = order.permutation(len(persons))
         situation = Situation(
             norm=cfg.norm,

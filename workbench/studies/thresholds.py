@@ -134,7 +134,7 @@ class ThresholdsStudy(Study):
 
     def units(self, seed: int) -> list[Unit]:
         return [
-            Unit(i, {"condition": c}, 0, unit_seed(seed, i))
+            Unit(i, {"condition": c}, 0, unit_seed(seed, "unit", i))
             for i, c in enumerate(self.config.conditions)
         ]
 

@@ -141,7 +141,7 @@ class Card:
         ]
         for module, title in self.modules.items():
             lines += [f"## {title}", ""]
-            for _, s in self.scores[self.scores.module == module].iterrows():
+            for s in self.scores[self.scores.module == module].itertuples(index=False):
                 lines.append(f"- {_sentence(s)}")
             lines.append("")
         return "\n".join(lines)
@@ -254,7 +254,7 @@ def _finite(x: Any) -> bool:
     return x is not None and isinstance(x, int | float | np.floating) and math.isfinite(x)
 
 
-def _sentence(s: pd.Series) -> str:
+def _sentence(s: Any) -> str:
     """One score in words: value, interval, and what it is beside."""
     text = f"**{s.title}**: {_fmt(s.value)} (95% {_fmt(s.low)} to {_fmt(s.high)})"
     notes = []
@@ -320,7 +320,7 @@ def _panels(cards: list[Card]) -> Figure:
                     ms=6,
                     label=card.model if y == 0 else None,
                 )
-        for y, s in rows.iterrows():
+        for y, s in enumerate(rows.itertuples(index=False)):
             if _finite(s.reference):
                 ax.plot(
                     s.reference,
@@ -329,7 +329,7 @@ def _panels(cards: list[Card]) -> Figure:
                     color="black",
                     ms=8,
                     mew=2,
-                    label="human / published" if y == rows.index[0] else None,
+                    label="human / published" if y == 0 else None,
                 )
             if _finite(s.baseline):
                 ax.plot(
@@ -339,7 +339,7 @@ def _panels(cards: list[Card]) -> Figure:
                     color="0.45",
                     ms=14,
                     mew=2,
-                    label=f"rule baseline ({s.baseline_model})" if y == rows.index[0] else None,
+                    label=f"rule baseline ({s.baseline_model})" if y == 0 else None,
                 )
         ax.set_yticks(range(len(rows)), rows.title)
         ax.invert_yaxis()

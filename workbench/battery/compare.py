@@ -44,7 +44,7 @@ class Comparison:
         first = self.cards[0].scores.set_index(["module", "name"])
         rows = []
         for card in self.cards:
-            for _, s in card.scores.iterrows():
+            for s in card.scores.itertuples(index=False):
                 key = (s.module, s.name)
                 row = {
                     "model": card.model,

@@ -1,0 +1,261 @@
+"""The interactionist battery: known answers from rule persons, reproducible cards,
+resuming, the card's forms and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.battery import PROTOCOL, Battery, compare, load_card
+from workbench.battery.protocol import Measure, ratio, score_table
+from workbench.cli import main
+from workbench.errors import ConfigError
+from workbench.society.task import WORDINGS
+from workbench.studies.asch import AschConfig, AschStudy
+
+CONFORMITY = ["conformity"]
+
+
+@pytest.fixture(scope="module")
+def conformist_card():
+    return Battery(["rule:conformist:0.3"], "small", seed=0, modules=CONFORMITY).run(
+        progress=False
+    )["rule:conformist:0.3"]
+
+
+def test_conformist_scores_its_parameter(conformist_card):
+    # rule:conformist:p follows the majority with probability p whatever its size
+    card = conformist_card
+    for name in ("conformity_1", "conformity_3", "conformity_8"):
+        s = card.score(name)
+        assert s.low <= 0.3 <= s.high, (name, s.value, s.low, s.high)
+    # its probability of the lure is exactly p with a majority and 0 alone
+    assert card.score("lure_shift").value == pytest.approx(0.3)
+    assert card.score("alone_errors").value == 0.0
+    # the baseline (a truthful judge) is scored beside every score
+    assert (card.scores.baseline == 0.0).all()
+    assert set(card.scores.baseline_model) == {"rule:truthful"}
+
+
+def test_truthful_scores_zero():
+    card = Battery(["rule:truthful"], "small", seed=3, modules=CONFORMITY).run(progress=False)[
+        "rule:truthful"
+    ]
+    assert (card.scores.value == 0.0).all()
+    assert (card.scores.flagged == "").all()
+
+
+def test_same_seed_same_card(conformist_card, tmp_path):
+    again = Battery(["rule:conformist:0.3"], "small", seed=0, modules=CONFORMITY).run(
+        progress=False
+    )["rule:conformist:0.3"]
+    assert again.to_json() == conformist_card.to_json()
+    other = Battery(["rule:conformist:0.3"], "small", seed=1, modules=CONFORMITY).run(
+        progress=False
+    )["rule:conformist:0.3"]
+    assert other.to_json() != conformist_card.to_json()
+
+
+def test_resumes_from_the_store(tmp_path, conformist_card):
+    store = tmp_path / "runs.sqlite"
+    battery = Battery(["rule:conformist:0.3"], "small", seed=0, modules=CONFORMITY)
+    first = battery.run(store, progress=False)["rule:conformist:0.3"]
+    from workbench.store import ResultStore
+
+    stored = ResultStore(store).runs()
+    assert len(stored) == len(first.runs["conformity"]) * 2  # the model and its baseline
+    second = battery.run(store, progress=False)["rule:conformist:0.3"]
+    assert len(ResultStore(store).runs()) == len(stored)  # nothing ran again
+    assert second.to_json() == first.to_json() == conformist_card.to_json()
+
+
+def test_card_forms_round_trip(conformist_card, tmp_path):
+    paths = conformist_card.save(tmp_path)
+    assert {p.suffix for p in paths.values()} == {".json", ".csv", ".png", ".md"}
+    back = load_card(paths["json"])
+    assert back.to_dict() == conformist_card.to_dict()
+    tidy = pd.read_csv(paths["csv"])
+    assert len(tidy) == len(conformist_card.scores)
+    assert {"value", "low", "high", "reference", "baseline", "by_wording"} <= set(tidy.columns)
+    text = paths["md"].read_text()
+    assert "conformity, majority 3" in text and "check" not in text
+
+
+def test_compare_marks_only_differences_that_exclude_zero(conformist_card):
+    truthful = Battery(["rule:truthful"], "small", seed=0, modules=CONFORMITY).run(progress=False)[
+        "rule:truthful"
+    ]
+    comparison = compare([truthful, conformist_card])
+    long = comparison.long().set_index(["model", "name"])
+    assert long.loc[("rule:conformist:0.3", "conformity_3"), "differs"]
+    assert not long.loc[("rule:conformist:0.3", "alone_errors"), "differs"]  # both 0
+    table = comparison.table()
+    assert list(table.columns) == ["rule:truthful", "rule:conformist:0.3", "reference"]
+    assert table.loc[("conformity", "conformity, majority 3"), "rule:conformist:0.3"].endswith("*")
+
+
+def test_cards_of_another_protocol_are_not_compared(conformist_card):
+    old = load_card_like(conformist_card, protocol="battery-v0")
+    with pytest.raises(ConfigError, match="different protocol versions"):
+        compare([conformist_card, old])
+
+
+def load_card_like(card, **changes):
+    from workbench.battery import Card
+
+    return Card.from_dict({**card.to_dict(), **changes})
+
+
+def test_wording_is_flagged_only_when_it_moves_a_score():
+    # 30 clusters per wording; wording 2 conforms far more: the permutation test sees it
+    rng = np.random.default_rng(5)
+    rows = []
+    for w, p in ((0, 0.2), (1, 0.2), (2, 0.7)):
+        for _ in range(30):
+            rows.append({"wording": w, "c": rng.binomial(12, p), "n": 12})
+    measure = Measure("m", "m", "m", ratio("c", "n"))
+    moved = score_table("x", [measure], pd.DataFrame(rows), np.random.default_rng(1))[0]
+    assert moved.flagged == "wording"
+    same = pd.DataFrame(rows).assign(c=lambda f: rng.binomial(12, 0.3, len(f)))
+    steady = score_table("x", [measure], same, np.random.default_rng(1))[0]
+    assert steady.flagged == ""
+    assert steady.low < 0.3 < steady.high
+
+
+def test_difference_that_flips_with_wording_is_flagged():
+    rows = []
+    rng = np.random.default_rng(2)
+    for w, (pa, pb) in ((0, (0.8, 0.2)), (1, (0.8, 0.2)), (2, (0.1, 0.9))):
+        for _ in range(30):
+            rows.append(
+                {
+                    "wording": w,
+                    "a": rng.binomial(12, pa),
+                    "na": 12,
+                    "b": rng.binomial(12, pb),
+                    "nb": 12,
+                }
+            )
+    from workbench.battery.protocol import difference
+
+    m = Measure("d", "d", "d", difference(("a", "na"), ("b", "nb")), difference=True)
+    assert score_table("x", [m], pd.DataFrame(rows), np.random.default_rng(1))[0].flagged == "flips"
+
+
+def test_asch_wordings_differ_and_wording_zero_is_the_original():
+    def first_prompt(wording):
+        study = AschStudy(AschConfig(model="openai/x", subjects=1, majority=(3,), wording=wording))
+        unit = study.units(7)[0]
+        society = study.build(unit)
+        subject = society.members[-1]
+        round_ = society.task.round(1)
+        seen = (("Participant 1", "A"), ("Participant 2", "A"))
+        return subject.person.request(
+            subject.observe(round_, seen), society.task, society.situation.norm_text
+        ).messages[-1]["content"]
+
+    prompts = [first_prompt(w) for w in range(len(WORDINGS))]
+    assert len(set(prompts)) == len(WORDINGS)
+    original = prompts[0]
+    assert original.startswith(
+        "You are taking part in a test of visual judgement with other participants.\n\nLine X is "
+    )
+    assert "Participant 1 answered: A" in original
+    assert original.endswith("Answer with one letter: A, B or C.")
+    with pytest.raises(ConfigError, match="wording"):
+        AschConfig(model="rule:truthful", wording=len(WORDINGS))
+
+
+def test_plan_counts_model_decisions_and_estimates_time():
+    plan = Battery(["local/smollm2-135m"], "small", modules=CONFORMITY).plan()
+    row = plan.iloc[0]
+    assert row.decisions == 3 * 2 * 6 * 18  # wordings x subjects x conditions x trials
+    assert row.prompt_tokens > row.decisions * 20
+    assert row.unit == "s" and row.estimate > 0
+    rules = Battery(["rule:truthful"], "small", modules=CONFORMITY).plan()
+    assert rules.decisions.sum() == 0
+
+
+def run_cli(*argv, capsys):
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "nonsense-model-x"], "litellm knows no provider"),
+        (["--model", "local/no-such-model"], "unknown local model"),
+        (["--model", "rule:conformist:2"], "conformist"),
+        (["--model", "rule:truthful", "--budget", "huge"], "unknown budget"),
+        ([], "at least one --model"),
+        (["--model", "rule:truthful", "--seed", "-1"], "--seed"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+    status, _, err = run_cli("battery", *argv, "--dry-run", capsys=capsys)
+    assert status == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_dry_run_prints_the_plan(capsys):
+    status, out, _ = run_cli(
+        "battery",
+        "--model",
+        "local/smollm2-135m",
+        "--dry-run",
+        "--budget",
+        "small",
+        capsys=capsys,
+    )
+    assert status == 0
+    assert "model decisions" in out and "prompt tokens" in out and "min" in out
+
+
+def test_cli_compare_refuses_bad_cards(tmp_path, conformist_card, capsys):
+    good = conformist_card.save(tmp_path / "good")["json"]
+    corrupt = tmp_path / "corrupt.json"
+    corrupt.write_text("{not json")
+    status, _, err = run_cli("battery", "compare", str(good), str(corrupt), capsys=capsys)
+    assert status == 2 and "not readable JSON" in err
+    broken = tmp_path / "broken.json"
+    data = json.loads(good.read_text())
+    data["scores"][0].pop("value")
+    broken.write_text(json.dumps(data))
+    status, _, err = run_cli("battery", "compare", str(broken), capsys=capsys)
+    assert status == 2 and "corrupt battery card" in err
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**json.loads(good.read_text()), "protocol": "battery-v0"}))
+    status, _, err = run_cli("battery", "compare", str(good), str(other), capsys=capsys)
+    assert status == 2 and "different protocol versions" in err
+    assert PROTOCOL in err
+
+
+def test_cli_runs_and_compares(tmp_path, capsys):
+    out = tmp_path / "cards"
+    status, text, _ = run_cli(
+        "battery",
+        "--model",
+        "rule:conformist:0.3",
+        "--model",
+        "rule:truthful",
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--out",
+        str(out),
+        "--no-progress",
+        capsys=capsys,
+    )
+    assert status == 0 and "spent:" in text
+    cards = sorted(out.glob("card-*.json"))
+    assert len(cards) == 2
+    status, text, _ = run_cli(
+        "battery", "compare", *map(str, cards), "--out", str(out), capsys=capsys
+    )
+    assert status == 0
+    assert "conformity, majority 3" in text
+    assert (out / "compare.png").is_file() and (out / "compare.csv").is_file()

@@ -1,9 +1,10 @@
 """B8: do the causal intervals cover in small societies?
 
 Re-randomises experiments on Watts-Strogatz societies (degree 4, rewiring 0.1) whose
-direct (1.0) and spillover (0.5) effects are known exactly, with outcomes from this
-file's own generator (``y_i = base_i + 1.0 z_i + 0.5 exposed_i + noise e_i``, exposure:
-at least half of the neighbours treated, computed here from the graph), and prints per
+direct (1.0) and spillover (0.5) effects are known exactly, through
+:func:`workbench.analysis.diagnosis.diagnose` (``y_i = base_i + 1.0 z_i + 0.5 exposed_i +
+noise e_i``, exposure: at least half of the neighbours treated; the Monte Carlo loop that
+``tests/test_causal_coverage.py`` runs at a smaller size), and prints per
 size N, design, noise and interval method the coverage of the 95% intervals of both
 estimators for the direct, spillover and total effects, with the share of runs in which
 the contrast is defined (its conditions hold at least 2 units) and the Monte Carlo
@@ -21,7 +22,6 @@ import argparse
 import math
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import networkx as nx
@@ -33,26 +33,15 @@ from _bench import machine  # noqa: E402
 from workbench.analysis.causal import (  # noqa: E402
     BernoulliDesign,
     ClusterDesign,
-    PositivityWarning,
-    SparseConditionWarning,
-    estimate_effects,
     exposure_probabilities,
 )
+from workbench.analysis.diagnosis import diagnose  # noqa: E402
 
 TRUTH = {"direct": 1.0, "spillover": 0.5, "total": 1.5}
 
 
-def outcomes(graph: nx.Graph, z: dict, base: np.ndarray, noise: float, rng) -> dict:
-    out = {}
-    for i, v in enumerate(graph):
-        treated = sum(z[u] for u in graph[v])
-        exposed = graph.degree(v) > 0 and treated >= 0.5 * graph.degree(v)
-        out[v] = base[i] + TRUTH["direct"] * z[v] + TRUTH["spillover"] * exposed
-        out[v] += noise * rng.normal()
-    return out
-
-
 def cell(n: int, kind: str, noise: float, interval: str, sims: int, resamples: int, seed: int):
+    """(estimand, estimator) -> (coverage, runs with an interval), and seconds per run."""
     graph = nx.watts_strogatz_graph(n, 4, 0.1, seed=seed)
     if kind == "bernoulli":
         design = BernoulliDesign(0.5)
@@ -60,32 +49,29 @@ def cell(n: int, kind: str, noise: float, interval: str, sims: int, resamples: i
         design = ClusterDesign(0.5, {v: v // 2 for v in graph})
     probs = exposure_probabilities(graph, design, "fraction", 0.5, seed=seed)
     rng = np.random.default_rng(seed)
-    base = rng.normal(1.0, 1.0, n)
-    hits: dict[tuple[str, str], list[bool]] = {}
+    base = dict(zip(graph, rng.normal(1.0, 1.0, n), strict=True))
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SparseConditionWarning)
-        warnings.simplefilter("ignore", PositivityWarning)
-        for _ in range(sims):
-            z = design.draw(graph, rng)
-            table = estimate_effects(
-                graph,
-                z,
-                outcomes(graph, z, base, noise, rng),
-                design,
-                probabilities=probs,
-                estimands=tuple(TRUTH),
-                means=False,
-                naive=False,
-                interval=interval,
-                resamples=resamples,
-                seed=rng,
-            )
-            for row in table.itertuples():
-                if np.isfinite(row.estimate):
-                    covered = row.ci_low <= TRUTH[row.estimand] <= row.ci_high
-                    hits.setdefault((row.estimand, row.estimator), []).append(covered)
-    return hits, (time.perf_counter() - start) / sims
+    table = diagnose(
+        graph,
+        design,
+        {"direct": TRUTH["direct"], "spillover": TRUTH["spillover"]},
+        n_sims=sims,
+        seed=rng,
+        noise=noise,
+        base=base,
+        mapping="fraction",
+        threshold=0.5,
+        probabilities=probs,
+        estimands=tuple(TRUTH),
+        interval=interval,
+        resamples=resamples,
+        naive=False,
+    )
+    cells = {
+        (row.estimand, row.estimator): (row.coverage, round(row.defined * row.n_sims))
+        for row in table.itertuples()
+    }
+    return cells, (time.perf_counter() - start) / sims
 
 
 def main() -> None:
@@ -106,19 +92,18 @@ def main() -> None:
             for kind in ("bernoulli", "cluster"):
                 for noise in (0.0, 1.0):
                     seed = 7000 + n + 10 * (kind == "cluster") + int(noise)
-                    hits, per = cell(n, kind, noise, interval, args.sims, args.resamples, seed)
+                    found, per = cell(n, kind, noise, interval, args.sims, args.resamples, seed)
                     for estimator in ("horvitz_thompson", "hajek"):
                         cells = []
                         for estimand in TRUTH:
-                            c = hits.get((estimand, estimator), [])
-                            if not c:
+                            cov, runs = found.get((estimand, estimator), (math.nan, 0))
+                            if not runs:
                                 cells.append("-")
                                 continue
-                            cov = float(np.mean(c))
                             if interval == "randomization":
                                 worst = min(worst, cov)
-                            mcse = math.sqrt(max(cov * (1 - cov), 0.0475) / len(c))
-                            cells.append(f"{cov:.3f} ±{mcse:.3f} ({len(c) / args.sims:.0%})")
+                            mcse = math.sqrt(max(cov * (1 - cov), 0.0475) / runs)
+                            cells.append(f"{cov:.3f} ±{mcse:.3f} ({runs / args.sims:.0%})")
                         name = "HT" if estimator == "horvitz_thompson" else "Hajek"
                         print(
                             f"| {interval} | {n} | {kind} | {noise:g} | {name} | "

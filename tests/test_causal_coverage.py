@@ -1,10 +1,14 @@
 """Monte Carlo coverage of the causal intervals in small societies (N = 24 and 60).
 
-Outcomes come from this file's own generator, sharing no code with the estimator:
-``y_i = base_i + 1.0 * z_i + 0.5 * exposed_i + noise * e_i`` with ``exposed_i`` computed
-here from the graph (at least half of the neighbours treated), ``base_i`` fixed per node
-and ``e_i`` fresh each run (noise 0: deterministic members; 1: members sampling at a
-temperature). The true direct, spillover and total effects are 1.0, 0.5 and 1.5.
+The experiments are simulated and analysed by
+:func:`~workbench.analysis.diagnosis.diagnose` (the one Monte Carlo loop, shared with
+``benchmarks/b8_causal_coverage.py``): ``y_i = base_i + 1.0 * z_i + 0.5 * exposed_i +
+noise * e_i`` with ``exposed_i`` at least half of the neighbours treated, ``base_i`` drawn
+here once per node and ``e_i`` fresh each run (noise 0: deterministic members; 1: members
+sampling at a temperature). The true direct, spillover and total effects are 1.0, 0.5 and
+1.5. The exposure the simulation uses is checked against one computed here from the graph
+(:func:`test_simulated_exposure_is_the_graphs`), so the truth does not rest on the
+estimator's own code alone.
 
 Monte Carlo size and tolerance: each configuration runs ``SIMS = 400`` experiments; a
 contrast is scored over the ``n`` runs in which its conditions hold at least 2 units
@@ -19,7 +23,6 @@ is ``benchmarks/b8_causal_coverage.py``.
 from __future__ import annotations
 
 import math
-import warnings
 
 import networkx as nx
 import numpy as np
@@ -28,67 +31,71 @@ import pytest
 from workbench.analysis.causal import (
     BernoulliDesign,
     ClusterDesign,
-    SparseConditionWarning,
-    estimate_effects,
+    Design,
+    exposure,
     exposure_probabilities,
 )
+from workbench.analysis.diagnosis import diagnose
 
 SIMS = 400
 RESAMPLES = 120  # re-randomisations per interval: exact p-values need no more
-TRUTH = {"direct": 1.0, "spillover": 0.5, "total": 1.5}
+EFFECTS = {"direct": 1.0, "spillover": 0.5}
 
 
-def _outcomes(graph: nx.Graph, z: dict, base: np.ndarray, noise: float, rng) -> dict:
-    out = {}
-    for i, v in enumerate(graph):
-        treated = sum(z[u] for u in graph[v])
-        exposed = graph.degree(v) > 0 and treated >= 0.5 * graph.degree(v)
-        out[v] = base[i] + TRUTH["direct"] * z[v] + TRUTH["spillover"] * exposed
-        out[v] += noise * rng.normal()
-    return out
+def _society(n_nodes: int, kind: str, seed: int) -> tuple[nx.Graph, Design]:
+    graph = nx.watts_strogatz_graph(n_nodes, 4, 0.1, seed=seed)
+    if kind == "bernoulli":
+        return graph, BernoulliDesign(0.5)
+    # pairs of ring neighbours: direct and spillover stay estimable
+    return graph, ClusterDesign(0.5, {v: v // 2 for v in graph})
 
 
 def _coverage(n_nodes: int, kind: str, noise: float, seed: int) -> dict:
-    graph = nx.watts_strogatz_graph(n_nodes, 4, 0.1, seed=seed)
-    if kind == "bernoulli":
-        design = BernoulliDesign(0.5)
-    else:  # pairs of ring neighbours: direct and spillover stay estimable
-        design = ClusterDesign(0.5, {v: v // 2 for v in graph})
+    """(estimand, estimator) -> (coverage, runs with an interval)."""
+    graph, design = _society(n_nodes, kind, seed)
     probs = exposure_probabilities(graph, design, "fraction", 0.5, seed=seed)
     rng = np.random.default_rng(seed)
-    base = rng.normal(1.0, 1.0, n_nodes)
-    hits: dict[tuple[str, str], list[bool]] = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SparseConditionWarning)
-        for _ in range(SIMS):
-            z = design.draw(graph, rng)
-            table = estimate_effects(
-                graph,
-                z,
-                _outcomes(graph, z, base, noise, rng),
-                design,
-                probabilities=probs,
-                estimands=tuple(TRUTH),
-                means=False,
-                naive=False,
-                resamples=RESAMPLES,
-                seed=rng,
-            )
-            for row in table.itertuples():
-                if np.isfinite(row.estimate):
-                    covered = row.ci_low <= TRUTH[row.estimand] <= row.ci_high
-                    hits.setdefault((row.estimand, row.estimator), []).append(covered)
-    return hits
+    base = dict(zip(graph, rng.normal(1.0, 1.0, n_nodes), strict=True))
+    table = diagnose(
+        graph,
+        design,
+        EFFECTS,
+        n_sims=SIMS,
+        seed=rng,
+        noise=noise,
+        base=base,
+        mapping="fraction",
+        threshold=0.5,
+        probabilities=probs,
+        resamples=RESAMPLES,
+        naive=False,
+    )
+    return {
+        (row.estimand, row.estimator): (row.coverage, round(row.defined * row.n_sims))
+        for row in table.itertuples()
+    }
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "cluster"])
+def test_simulated_exposure_is_the_graphs(kind):
+    graph, design = _society(24, kind, seed=3)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        z = design.draw(graph, rng)
+        table = exposure(graph, z, "fraction", 0.5)
+        for v in graph:
+            treated = sum(z[u] for u in graph[v])
+            exposed = graph.degree(v) > 0 and treated >= 0.5 * graph.degree(v)
+            assert table.loc[v, "condition"] == f"c{z[v]}{int(exposed)}", v
 
 
 @pytest.mark.parametrize("noise", [0.0, 1.0], ids=["deterministic", "noisy"])
 @pytest.mark.parametrize("kind", ["bernoulli", "cluster"])
 @pytest.mark.parametrize("n_nodes", [24, 60])
 def test_randomization_intervals_cover(n_nodes, kind, noise):
-    hits = _coverage(n_nodes, kind, noise, seed=1000 + n_nodes + (kind == "cluster"))
-    assert len(hits) == 6  # direct, spillover, total x HT, Hajek
-    for key, covered in hits.items():
-        n = len(covered)
+    cells = _coverage(n_nodes, kind, noise, seed=1000 + n_nodes + (kind == "cluster"))
+    assert len(cells) == 6  # direct, spillover, total x HT, Hajek
+    for key, (coverage, n) in cells.items():
         assert n >= 200, (key, n)
         threshold = 0.95 - 3.1 * math.sqrt(0.95 * 0.05 / n)
-        assert np.mean(covered) >= threshold, (key, np.mean(covered), n)
+        assert coverage >= threshold, (key, coverage, n)

@@ -51,6 +51,7 @@ from workbench.analysis.causal import (
     ESTIMANDS,
     Design,
     ExposureMapping,
+    ExposureProbabilities,
     PositivityWarning,
     Seed,
     SparseConditionWarning,
@@ -104,6 +105,7 @@ def diagnose(
     base: float | Mapping[object, float] = 1.0,
     mapping: ExposureMapping | Literal["fraction", "count"] | None = None,
     threshold: float | None = None,
+    probabilities: ExposureProbabilities | None = None,
     estimands: Sequence[str] = ("direct", "spillover", "total"),
     level: float = 0.95,
     interval: Literal["randomization", "normal"] = "randomization",
@@ -136,6 +138,11 @@ def diagnose(
     mapping, threshold
         The exposure mapping (default ``"fraction"`` at 0.5), used both to simulate and
         to estimate.
+    probabilities : ExposureProbabilities, optional
+        Precomputed by :func:`~workbench.analysis.causal.exposure_probabilities` for
+        ``G``, ``design`` and the mapping; pass it to diagnose one design at several noise
+        levels or sizes of effect without drawing them again (None: drawn here, from
+        ``seed``).
     estimands : sequence of str
         Contrasts from :data:`~workbench.analysis.causal.ESTIMANDS`.
     level : float
@@ -199,7 +206,9 @@ def diagnose(
         raise ConfigError(
             f"base must be a node -> value Mapping or a standard deviation >= 0, not {base!r}"
         )
-    probs = exposure_probabilities(G, design, m, seed=rng)
+    probs = (
+        exposure_probabilities(G, design, m, seed=rng) if probabilities is None else probabilities
+    )
 
     records: list[dict[str, object]] = []
     with warnings.catch_warnings():

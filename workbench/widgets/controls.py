@@ -171,24 +171,34 @@ class NormControl(widgets.VBox):
             self._syncing = False
 
 
-class NormList(widgets.VBox):
-    """Norms compared within a run: one :class:`NormControl` per entry, add and remove.
+class _RowList(widgets.VBox):
+    """A list-valued control: one row of input widgets per entry, an add and a remove button.
 
-    ``value`` is a tuple of norms (preset names or sentences); a text assigned to it is
-    one norm, never split at its commas.
+    ``value`` is a tuple of entries; a text assigned to it is one entry, never split at
+    its commas. A subclass says what the inputs of an entry are (:meth:`_inputs`), those of
+    a new row (:meth:`_new_inputs`) and which entry a row's inputs hold (:meth:`_entry`);
+    it sets its own attributes before calling ``__init__``, which builds the rows.
     """
 
     value = traitlets.Any(())
 
-    def __init__(self, name: str, value: Sequence[str] = ("none",), **kwargs) -> None:
+    def __init__(
+        self,
+        name: str,
+        value: Sequence[str],
+        add: str,
+        add_width: str,
+        head: Callable[[widgets.VBox], widgets.Widget] | None = None,
+        **kwargs,
+    ) -> None:
         self.field = name
         self.rows = widgets.VBox()
         self.add = widgets.Button(
-            description="add norm", icon="plus", layout=widgets.Layout(width="110px")
+            description=add, icon="plus", layout=widgets.Layout(width=add_width)
         )
         self.add.layout.margin = "0 0 0 114px"
         self.add.on_click(self._add_row)
-        super().__init__([self.rows, self.add], **kwargs)
+        super().__init__([self.rows if head is None else head(self.rows), self.add], **kwargs)
         self._syncing = False
         self.value = _entries(value)
         self._rebuild(self.value)
@@ -198,19 +208,29 @@ class NormList(widgets.VBox):
     def _validate(self, proposal) -> tuple:
         return _entries(proposal["value"])
 
-    def _row(self, norm: str, first: bool) -> widgets.HBox:
-        control = NormControl(self.field if first else "", norm)
+    def _inputs(self, entry: str, first: bool) -> list[widgets.Widget]:
+        raise NotImplementedError
+
+    def _new_inputs(self, first: bool) -> list[widgets.Widget]:
+        raise NotImplementedError
+
+    def _entry(self, inputs: Sequence[widgets.Widget]) -> str:
+        raise NotImplementedError
+
+    def _row(self, inputs: list[widgets.Widget]) -> widgets.HBox:
         remove = widgets.Button(icon="times", tooltip="remove", layout=widgets.Layout(width="36px"))
-        row = widgets.HBox([control, remove])
-        control.observe(lambda _: self._read(), "value")
+        row = widgets.HBox([*inputs, remove])
+        for part in inputs:
+            part.observe(lambda _: self._read(), "value")
         remove.on_click(lambda _: self._remove(row))
         return row
 
     def _rebuild(self, value) -> None:
-        self.rows.children = [self._row(n, i == 0) for i, n in enumerate(value)]
+        self.rows.children = [self._row(self._inputs(e, i == 0)) for i, e in enumerate(value)]
 
     def _add_row(self, _=None) -> None:
-        self.rows.children = [*self.rows.children, self._row("none", not self.rows.children)]
+        row = self._row(self._new_inputs(not self.rows.children))
+        self.rows.children = [*self.rows.children, row]
         self._read()
 
     def _remove(self, row) -> None:
@@ -220,12 +240,33 @@ class NormList(widgets.VBox):
     def _read(self) -> None:
         self._syncing = True
         try:
-            self.value = tuple(row.children[0].value for row in self.rows.children)
+            self.value = tuple(self._entry(row.children[:-1]) for row in self.rows.children)
         finally:
             self._syncing = False
 
 
-class PersonaMix(widgets.VBox):
+class NormList(_RowList):
+    """Norms compared within a run: one :class:`NormControl` per entry, add and remove.
+
+    ``value`` is a tuple of norms (preset names or sentences); a text assigned to it is
+    one norm, never split at its commas.
+    """
+
+    def __init__(self, name: str, value: Sequence[str] = ("none",), **kwargs) -> None:
+        super().__init__(name, value, "add norm", "110px", **kwargs)
+
+    def _inputs(self, entry: str, first: bool) -> list[widgets.Widget]:
+        # only the first row carries the field's name, as its label
+        return [NormControl(self.field if first else "", entry)]
+
+    def _new_inputs(self, first: bool) -> list[widgets.Widget]:
+        return self._inputs("none", first)
+
+    def _entry(self, inputs: Sequence[widgets.Widget]) -> str:
+        return inputs[0].value
+
+
+class PersonaMix(_RowList):
     """Pick entries from a list (personas, rule policies, models): ``value`` is a tuple.
 
     With ``shares=True`` an entry is ``"who=share"`` (the sandbox's mix); otherwise just
@@ -233,8 +274,6 @@ class PersonaMix(widgets.VBox):
     ``free=True`` each row is a box that also takes text not in the list (a model
     string).
     """
-
-    value = traitlets.Any(())
 
     def __init__(
         self,
@@ -246,26 +285,13 @@ class PersonaMix(widgets.VBox):
         free: bool = False,
         **kwargs,
     ) -> None:
-        self.field = name
         self.shares = shares
         self.free = free
         self._choices = choices
-        self.rows = widgets.VBox()
-        self.add = widgets.Button(
-            description="add", icon="plus", layout=widgets.Layout(width="80px")
-        )
-        self.add.on_click(self._add_row)
         label = widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width="110px"))
-        super().__init__([widgets.HBox([label, self.rows]), self.add], **kwargs)
-        self.add.layout.margin = "0 0 0 114px"
-        self._syncing = False
-        self.value = _entries(value)
-        self._rebuild(self.value)
-        self.observe(lambda c: self._syncing or self._rebuild(c["new"]), "value")
-
-    @traitlets.validate("value")
-    def _validate(self, proposal) -> tuple:
-        return _entries(proposal["value"])
+        super().__init__(
+            name, value, "add", "80px", head=lambda rows: widgets.HBox([label, rows]), **kwargs
+        )
 
     def refresh(self) -> None:
         """Reload the choices (e.g. after a persona was saved)."""
@@ -280,7 +306,13 @@ class PersonaMix(widgets.VBox):
                 return entry, 1.0
         return entry, 1.0
 
-    def _row(self, who: str, share: float) -> widgets.HBox:
+    def _inputs(self, entry: str, first: bool) -> list[widgets.Widget]:
+        return self._pick(*self._split(entry))
+
+    def _new_inputs(self, first: bool) -> list[widgets.Widget]:
+        return self._pick(self._choices()[0], 1.0)
+
+    def _pick(self, who: str, share: float) -> list[widgets.Widget]:
         options = list(dict.fromkeys([*self._choices(), who]))
         width = widgets.Layout(width="300px" if self.free else "230px")
         pick = (
@@ -288,43 +320,16 @@ class PersonaMix(widgets.VBox):
             if self.free
             else widgets.Dropdown(options=options, value=who, layout=width)
         )
-        parts: list[widgets.Widget] = [pick]
-        if self.shares:
-            parts.append(
-                widgets.BoundedFloatText(
-                    value=share, min=0, max=1000, step=0.05, layout=widgets.Layout(width="80px")
-                )
-            )
-        remove = widgets.Button(icon="times", tooltip="remove", layout=widgets.Layout(width="36px"))
-        parts.append(remove)
-        row = widgets.HBox(parts)
-        for part in parts[:-1]:
-            part.observe(lambda _: self._read(), "value")
-        remove.on_click(lambda _: self._remove(row))
-        return row
+        if not self.shares:
+            return [pick]
+        share_box = widgets.BoundedFloatText(
+            value=share, min=0, max=1000, step=0.05, layout=widgets.Layout(width="80px")
+        )
+        return [pick, share_box]
 
-    def _rebuild(self, value) -> None:
-        self.rows.children = [self._row(*self._split(e)) for e in value]
-
-    def _add_row(self, _=None) -> None:
-        first = self._choices()[0]
-        self.rows.children = [*self.rows.children, self._row(first, 1.0)]
-        self._read()
-
-    def _remove(self, row) -> None:
-        self.rows.children = [r for r in self.rows.children if r is not row]
-        self._read()
-
-    def _read(self) -> None:
-        entries = []
-        for row in self.rows.children:
-            who = row.children[0].value
-            entries.append(f"{who}={row.children[1].value:g}" if self.shares else who)
-        self._syncing = True
-        try:
-            self.value = tuple(entries)
-        finally:
-            self._syncing = False
+    def _entry(self, inputs: Sequence[widgets.Widget]) -> str:
+        who = inputs[0].value
+        return f"{who}={inputs[1].value:g}" if self.shares else who
 
 
 def _text(spec: FieldSpec) -> str:

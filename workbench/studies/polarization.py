@@ -9,13 +9,21 @@ confirmation-bias persona keeps their opinions diverse [1]_.
 
 The same study runs the classic opinion-dynamics rules through the same society, task,
 network and initial opinions (:mod:`workbench.society.opinion`): DeGroot's averaging [2]_,
-Deffuant's bounded confidence with random pairwise encounters [3]_ and
-Hegselmann-Krause bounded confidence [4]_. The rules keep a continuous opinion ``x`` in
-[0, 1] and report the label of its fifth; on the Likert scale their position is
-``5 x - 2.5``. Published behaviour: Deffuant's model ends in about ``floor(1 / (2 d))``
-major clusters, in consensus for ``d`` above about 0.3 [3]_ [6]_ -- an *asymptotic*
-approximation (large populations, long horizons), printed as such: finite runs give fewer
-at small ``d`` (at ``d = 0.1``, 200 members and 100 rounds, about 4.5 rather than 5);
+Deffuant's bounded confidence with random pairwise encounters [3]_,
+Hegselmann-Krause bounded confidence [4]_ and the voter model [7]_ [8]_. The bounded
+confidence and averaging rules keep a continuous opinion ``x`` in [0, 1] and report the
+label of its fifth; on the Likert scale their position is ``5 x - 2.5``. The voter copies
+the label of one uniformly random neighbour, exactly, and by default updates
+asynchronously (one random member at a time, a round being a sweep of ``members``
+updates), the order its exact results belong to: on a complete network every opinion
+keeps its expected share, so the expected mean opinion stays the initial mean (printed as
+``published_mean``), an opinion wins with probability equal to its initial share, and
+consensus comes with probability one on a connected network.
+
+Published behaviour: Deffuant's model ends in about ``floor(1 / (2 d))`` major clusters,
+in consensus for ``d`` above about 0.3 [3]_ [6]_ -- an *asymptotic* approximation (large
+populations, long horizons), printed as such: finite runs give fewer at small ``d`` (at
+``d = 0.1``, 200 members and 100 rounds, about 4.5 rather than 5);
 Hegselmann-Krause reaches consensus for ``eps`` above about 0.2 [4]_; DeGroot's averaging
 reaches consensus at the average of the initial opinions weighted by the stationary
 distribution of the trust matrix [2]_ (here degree plus one, reported as
@@ -68,6 +76,10 @@ References
    note on the bimodality coefficient", Frontiers in Psychology 4:700 (2013)).
 .. [6] G. Weisbuch, G. Deffuant, F. Amblard and J.-P. Nadal, "Meet, discuss, and
    segregate!", Complexity 7(3), 55-63 (2002).
+.. [7] P. Clifford and A. Sudbury, "A model for spatial conflict", Biometrika 60(3),
+   581-588 (1973).
+.. [8] R. A. Holley and T. M. Liggett, "Ergodic theorems for weakly interacting infinite
+   systems and the voter model", Annals of Probability 3(4), 643-663 (1975).
 """
 
 from __future__ import annotations
@@ -84,6 +96,7 @@ import pandas as pd
 from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
+from workbench.random import generator
 from workbench.society import SCHEDULES, Situation, Topology, make_person
 from workbench.society.checks import MAX_MEMBERS, check_rows, number, whole
 from workbench.society.opinion import (
@@ -95,6 +108,7 @@ from workbench.society.opinion import (
     HegselmannKrause,
     OpinionSociety,
     OpinionTask,
+    Voter,
     initial_opinions,
     opinion_measures,
     opinion_series,
@@ -114,6 +128,8 @@ if TYPE_CHECKING:
 __all__ = ["PolarizationConfig", "PolarizationStudy"]
 
 _KEYS = ["population", "topic", "persona", "norm", "topology"]
+#: The ``schedule`` values that are not society schedules.
+_ORDERS = ("auto", "asynchronous")
 
 
 @dataclass(frozen=True)
@@ -125,7 +141,7 @@ class PolarizationConfig:
     populations : tuple of str
         One population per entry, every member alike: a litellm model string, or an
         opinion rule: ``"rule:degroot"``, ``"rule:hk:<eps>"``,
-        ``"rule:deffuant:<d>[:<mu>]"`` (any rule spec is accepted).
+        ``"rule:deffuant:<d>[:<mu>]"``, ``"rule:voter"`` (any rule spec is accepted).
     topic : tuple of str
         Topics (claims) the LLM populations discuss: names from
         ``workbench/data/topics.json`` or sentences.
@@ -158,8 +174,12 @@ class PolarizationConfig:
     initial : str
         How initial opinions are drawn, see :data:`INITIALS`.
     schedule : str
-        ``"auto"``: random pairwise encounters for Deffuant populations (as the model is
-        defined), everyone at once (``"synchronous"``) otherwise; or any schedule for all.
+        ``"auto"``: random pairwise encounters for Deffuant populations and asynchronous
+        updates for voter populations (as the models are defined), everyone at once
+        (``"synchronous"``) otherwise; ``"asynchronous"`` (one uniformly random member at
+        a time, a round being ``members`` updates; not a society schedule but the opinion
+        society's update order, :data:`~workbench.society.opinion.UPDATES`) for all; or
+        any schedule for all.
     exchange : {"answers", "counts"}
         Whether members see who holds which opinion, or only how many hold each.
     memory : int
@@ -199,7 +219,8 @@ class PolarizationConfig:
     runs: int = field(default=2, metadata={"help": "replicates per condition"})
     initial: str = field(default="balanced", metadata={"help": "balanced, uniform or split"})
     schedule: str = field(
-        default="auto", metadata={"help": "auto, synchronous, encounters, sequential, ..."}
+        default="auto",
+        metadata={"help": "auto, asynchronous, synchronous, encounters, sequential, ..."},
     )
     exchange: str = config.exchange("answers", "answers or counts")
     memory: int = config.memory(0, "earlier rounds recalled in the prompt")
@@ -233,9 +254,10 @@ class PolarizationConfig:
             raise ConfigError(
                 f"unknown initial opinions {self.initial!r}; choose one of {', '.join(INITIALS)}"
             )
-        if self.schedule != "auto" and self.schedule not in SCHEDULES:
+        if self.schedule not in _ORDERS and self.schedule not in SCHEDULES:
             raise ConfigError(
-                f"unknown schedule {self.schedule!r}; choose auto or one of {', '.join(SCHEDULES)}"
+                f"unknown schedule {self.schedule!r}; choose auto, asynchronous or one of "
+                f"{', '.join(SCHEDULES)}"
             )
         for population in self.populations:
             make_person(population, temperature=self.temperature)
@@ -296,7 +318,9 @@ _BIAS = {"confirmation_bias": "strong", "weak_confirmation_bias": "weak"}
 
 
 class PolarizationStudy(Study):
-    """Polarization and opinion dynamics: LLM populations beside DeGroot, Deffuant and HK.
+    """Polarization and opinion dynamics: LLM populations beside the classic opinion rules.
+
+    The rules: DeGroot, Deffuant, Hegselmann-Krause and the voter model.
 
     Parameters
     ----------
@@ -324,7 +348,7 @@ class PolarizationStudy(Study):
     def units(self, seed: int) -> list[Unit]:
         """One unit per condition and replicate; replicate ``i`` has one seed everywhere."""
         runs = self.config.runs
-        seeds = [unit_seed(seed, i) for i in range(runs)]
+        seeds = [unit_seed(seed, "unit", i) for i in range(runs)]
         return [
             Unit(k * runs + i, c, i, seeds[i])
             for k, c in enumerate(self.config.conditions())
@@ -342,7 +366,14 @@ class PolarizationStudy(Study):
         n = cfg.members
         schedule = cfg.schedule
         if schedule == "auto":
-            schedule = "encounters" if isinstance(person, Deffuant) else "synchronous"
+            schedule = "synchronous"
+            if isinstance(person, Deffuant):
+                schedule = "encounters"
+            elif isinstance(person, Voter):
+                schedule = "asynchronous"
+        updates = "asynchronous" if schedule == "asynchronous" else "rounds"
+        if updates == "asynchronous":
+            schedule = "synchronous"  # the situation's schedule is then unused
         topology: Any = cfg.network(cond["topology"])
         if cfg.connected:
             topology = _connected(topology, n, unit.seed)
@@ -356,13 +387,14 @@ class PolarizationStudy(Study):
         topic = (
             resolve_topic(cond["topic"], cfg.topic_file) if cond["topic"] != "none" else NO_TOPIC
         )
-        start = np.random.default_rng(np.random.SeedSequence(unit.seed, spawn_key=(1,)))
+        start = generator(unit.seed, "polarization.opinions")
         society = OpinionSociety(
             [person] * n,
             OpinionTask.about(topic, cfg.rounds),
             situation,
             initial=initial_opinions(cfg.initial, n, start),
             talk=cfg.messages,
+            updates=updates,
             seed=unit.seed,
             gateway=gateway,
             roles=[COMMUNITIES[i >= n // 2] for i in range(n)],
@@ -523,6 +555,17 @@ class PolarizationStudy(Study):
                     "replicates: one limit per component (degroot_limits), the clusters "
                     "published are those limits' clusters"
                 )
+        elif isinstance(person, Voter):
+            if mixed:  # every opinion's share is a martingale: the mean is kept on average
+                out["published_mean"] = row.mean_start
+            out["published_source"] = (
+                "voter model, Clifford & Sudbury 1973, Holley & Liggett 1975: on a complete "
+                "network the expected mean opinion stays the initial one and an opinion "
+                "wins with probability equal to its initial share; consensus with "
+                "probability one on a connected network (its mean time, for asynchronous "
+                "updates, is the absorption time of a birth-death chain: see "
+                "workbench.society.opinion.Voter)"
+            )
         elif not person.is_rule:
             truth = row.claim_true
             bias = _BIAS.get(row.persona, "none")
@@ -563,6 +606,16 @@ class PolarizationStudy(Study):
                 "distribution (strongly connected, aperiodic); one limit per closed class "
                 "otherwise (per component of a disconnected network)",
                 "DeGroot 1974, JASA 69",
+            ),
+            (
+                "voter model",
+                "copy one uniformly random neighbour's opinion; complete network",
+                "the expected share of every opinion is kept (so the expected mean opinion), "
+                "an opinion wins with probability equal to its initial share; with "
+                "asynchronous updates (one random member at a time) from k of N holders the "
+                "mean consensus time is the absorption time of the chain k -> k+-1, each "
+                "with probability k(N-k)/(N(N-1)) per update",
+                "Clifford & Sudbury 1973, Biometrika 60; Holley & Liggett 1975, Ann. Probab. 3",
             ),
             (
                 "LLM agents",
@@ -744,7 +797,7 @@ def _deffuant(population: str) -> bool:
 def _connected(topology: Topology, n: int, seed: int, tries: int = 100) -> nx.Graph:
     """A connected draw of ``topology`` on ``n`` nodes (draw ``i`` seeded from ``seed``)."""
     for attempt in range(tries):
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2, attempt)))
+        rng = generator(seed, "polarization.redraw", attempt)
         graph = topology.build(n, rng)
         if nx.is_connected(graph):
             return graph

@@ -10,19 +10,21 @@ One concept a module:
 - :mod:`~workbench.society.opinion.rules`: the rules with a continuous opinion,
   :class:`DeGroot` (general row-stochastic weights; :func:`degroot_matrix`,
   :func:`degroot_limit` per closed class), :class:`HegselmannKrause`,
-  :class:`Deffuant`;
+  :class:`Deffuant`; and the voter model, :class:`Voter` (copy one random neighbour's
+  label);
 - :mod:`~workbench.society.opinion.task`: :class:`OpinionTask`, which renders the claim,
   the scale, the member's current opinion and its neighbours' opinions (and, optionally,
   their short messages) into the prompt;
 - :mod:`~workbench.society.opinion.society`: :class:`OpinionSociety`, which gives every
-  member its initial opinion (:func:`initial_opinions`), records it as step 0, and can
-  let members post a short message before each round;
+  member its initial opinion (:func:`initial_opinions`), records it as step 0, can let
+  members post a short message before each round, and updates in rounds or
+  asynchronously (:data:`UPDATES`, :class:`Asynchronous`: one random member at a time);
 - :mod:`~workbench.society.opinion.measures`: diversity, bimodality, community distance
   and clusters (major and minor, Weisbuch et al.) of a decisions table's opinions.
 
 The opinion personas (:data:`~workbench.society.personas.OPINION_PERSONAS`) live with the
 persona library. Importing this package registers the rules ``rule:degroot``,
-``rule:hk`` and ``rule:deffuant``.
+``rule:hk``, ``rule:deffuant`` and ``rule:voter``.
 
 Each module cites its sources in its own References section.
 """
@@ -44,6 +46,7 @@ from workbench.society.opinion.rules import (
     DeGroot,
     HegselmannKrause,
     OpinionRule,
+    Voter,
     degroot_classes,
     degroot_limit,
     degroot_matrix,
@@ -61,6 +64,8 @@ from workbench.society.opinion.scale import (
 from workbench.society.opinion.society import (
     COMMUNITIES,
     INITIALS,
+    UPDATES,
+    Asynchronous,
     OpinionSociety,
     initial_opinions,
 )
@@ -78,6 +83,8 @@ __all__ = [
     "MEANINGS",
     "NO_TOPIC",
     "OPINION_PERSONAS",
+    "UPDATES",
+    "Asynchronous",
     "DeGroot",
     "Deffuant",
     "HegselmannKrause",
@@ -85,6 +92,7 @@ __all__ = [
     "OpinionSociety",
     "OpinionTask",
     "Topic",
+    "Voter",
     "bimodality_coefficient",
     "centre_of",
     "community_distance",

@@ -168,6 +168,8 @@ def panels(decisions: pd.DataFrame, keys: Sequence[str]) -> Iterator[tuple]:
     A member's position carries over the steps it did not answer (it was not matched);
     after an invalid answer it is unknown (NaN) until the member's next valid answer, so
     invalid answers are left out of every measure rather than standing for an opinion.
+    A member that answered several times in one step (asynchronous updates) is at its
+    last answer of the step.
     """
     keys = list(keys)
     position = positions(decisions)
@@ -175,7 +177,8 @@ def panels(decisions: pd.DataFrame, keys: Sequence[str]) -> Iterator[tuple]:
     # an invalid answer is marked (inf) so that it is carried over as "unknown"
     frame = decisions.assign(position=position.where(valid, np.inf))
     for key, unit in frame.groupby(keys, sort=False):
-        wide = unit.pivot(index="member", columns="step", values="position")
+        last = unit.drop_duplicates(["member", "step"], keep="last")
+        wide = last.pivot(index="member", columns="step", values="position")
         wide = wide.reindex(columns=range(int(unit.step.max()) + 1)).ffill(axis=1)
         wide = wide.replace(np.inf, np.nan)
         community = unit.groupby("member").role.first().reindex(wide.index)

@@ -1,4 +1,4 @@
-"""Opinion-dynamics rules: members with a continuous opinion in [0, 1].
+"""Opinion-dynamics rules: members with a continuous opinion in [0, 1], and the voter model.
 
 The classic opinion-dynamics rules keep a *continuous* opinion ``x`` in [0, 1] (the scale
 of Deffuant et al. [3]_ and Hegselmann & Krause [4]_) as the member's state
@@ -17,7 +17,11 @@ deterministic given what they see; the randomness of Deffuant's model is in who 
 - :class:`HegselmannKrause`: the average of the opinions within ``eps`` of its own,
   its own included [4]_;
 - :class:`Deffuant`: moves a fraction ``mu`` towards the opinion it meets when that is
-  closer than ``d`` (towards their mean when it sees several) [3]_.
+  closer than ``d`` (towards their mean when it sees several) [3]_;
+- :class:`Voter`: the voter model [5]_ [6]_, a *discrete* rule: the member copies the
+  label of one uniformly random seen neighbour, exactly (no averaging, no continuous
+  state). Its classic, asynchronous update order (one random member per update) is the
+  ``updates="asynchronous"`` option of :class:`~workbench.society.opinion.OpinionSociety`.
 
 References
 ----------
@@ -31,6 +35,10 @@ References
 .. [4] R. Hegselmann and U. Krause, "Opinion dynamics and bounded confidence: models,
    analysis and simulation", Journal of Artificial Societies and Social Simulation 5(3)
    (2002).
+.. [5] P. Clifford and A. Sudbury, "A model for spatial conflict", Biometrika 60(3),
+   581-588 (1973).
+.. [6] R. A. Holley and T. M. Liggett, "Ergodic theorems for weakly interacting infinite
+   systems and the voter model", Annals of Probability 3(4), 643-663 (1975).
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ __all__ = [
     "Deffuant",
     "HegselmannKrause",
     "OpinionRule",
+    "Voter",
     "degroot_classes",
     "degroot_limit",
     "degroot_matrix",
@@ -419,3 +428,75 @@ class Deffuant(OpinionRule):
     def update(self, own: float, others: Sequence[float]) -> float:
         close = [x for x in others if abs(x - own) < self.d]
         return own + self.mu * (sum(close) / len(close) - own) if close else own
+
+
+@register_rule
+@dataclass(frozen=True)
+class Voter(RulePerson):
+    """The voter model: copy the opinion of one uniformly random neighbour [5]_ [6]_.
+
+    The member takes the label (the discrete opinion on the scale) of one member drawn
+    uniformly from those it sees, exactly: the probability of each label is the share of
+    the seen neighbours holding it, and the one uniform number of :meth:`decide` draws
+    the neighbour. It keeps no continuous state; a neighbour is read by its label, whoever
+    it is (LLM or rule). Seeing nobody (an isolated member), it keeps its own answer
+    (uniform over the options when it has none).
+
+    Notes
+    -----
+    The exact results below are for ``N`` voters on a complete network, each seeing all
+    ``N - 1`` others (so it copies a uniformly random *other* member).
+
+    - **Asynchronous updates** (the classic order, ``OpinionSociety(updates=
+      "asynchronous")``: one uniformly random member per update, time in updates, a
+      sweep being ``N`` updates): the number ``k`` holding an opinion is a birth-death
+      chain moving ``k -> k +- 1`` each with probability ``k (N - k) / (N (N - 1))`` per
+      update, absorbed at 0 and ``N``. An opinion wins (consensus on it) with probability
+      equal to its initial share ``k / N`` (``k`` is a martingale), and the mean
+      consensus time solves ``T(k) = 1 + p_k (T(k+1) + T(k-1)) + (1 - 2 p_k) T(k)``;
+      from a share ``x`` it is about ``-N (N - 1) [x ln x + (1 - x) ln(1 - x)]``
+      updates.
+    - **Synchronous rounds** (the ``"synchronous"`` schedule: every member copies at
+      once): the expected share of every opinion is still conserved on a complete
+      network, so the win probability is again the initial share, but the chain of
+      ``k`` is a Wright-Fisher-like one (each member's new opinion is an independent
+      draw) and the consensus time in rounds is not the asynchronous one.
+    - On other networks, with asynchronous updates, an opinion wins with probability
+      equal to the initial share of the *degrees* of its holders (the degree-weighted
+      share is the martingale of this node-update voter model) [7]_; on a finite
+      connected network consensus is reached with probability one.
+
+    References
+    ----------
+    .. [5] P. Clifford and A. Sudbury, "A model for spatial conflict", Biometrika 60(3),
+       581-588 (1973).
+    .. [6] R. A. Holley and T. M. Liggett, "Ergodic theorems for weakly interacting
+       infinite systems and the voter model", Annals of Probability 3(4), 643-663 (1975).
+    .. [7] V. Sood and S. Redner, "Voter model on heterogeneous graphs", Physical Review
+       Letters 94, 178701 (2005).
+    """
+
+    kind: ClassVar[str] = "voter"
+
+    def probabilities(self, observation: Observation) -> tuple[float, ...]:
+        return self._shares(observation)[1]
+
+    def decide(self, observation: Observation, rng: np.random.Generator) -> Decision:
+        """Copy the label of the seen neighbour that one uniform number picks."""
+        held, p = self._shares(observation)
+        u = rng.random()
+        # the neighbour itself, not a search over cumulated shares, so rounding can never
+        # pick a label that no neighbour holds
+        choice = held[min(int(u * len(held)), len(held) - 1)]
+        return Decision.from_rule(observation.options, p, choice)
+
+    @staticmethod
+    def _shares(observation: Observation) -> tuple[list[str], tuple[float, ...]]:
+        """The labels to draw from (one per seen member; else the own answer, else every
+        option) and each option's probability."""
+        options = observation.options
+        held = [answer for _, answer in observation.seen if answer in options]
+        if not held:
+            own = observation.answer
+            held = [own] if own in options else list(options)
+        return held, tuple(held.count(option) / len(held) for option in options)

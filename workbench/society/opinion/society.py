@@ -1,10 +1,17 @@
 """The opinion society: members start from given opinions and may talk before each round.
 
+Members update in one of two orders (:data:`UPDATES`): in rounds played by the
+situation's schedule (everyone at once under ``"synchronous"``, random pairs under
+``"encounters"``, ...), or asynchronously, one uniformly random member at a time
+(:class:`Asynchronous`), the classic order of the voter model [2]_.
+
 References
 ----------
 .. [1] Y.-S. Chuang, A. Goyal, N. Harlalka, S. Suresh, R. Hawkins, S. Yang, D. Shah,
    J. Hu and T. T. Rogers, "Simulating opinion dynamics with networks of LLM-based
    agents", Findings of NAACL (2024). The message round before each opinion round.
+.. [2] P. Clifford and A. Sudbury, "A model for spatial conflict", Biometrika 60(3),
+   581-588 (1973).
 """
 
 from __future__ import annotations
@@ -21,10 +28,25 @@ from workbench.llm.types import Decision, GenerateRequest
 from workbench.society.opinion.rules import DeGroot, degroot_classes, degroot_limit, degroot_matrix
 from workbench.society.opinion.scale import label_of, level_of, one_hot, position_of
 from workbench.society.opinion.task import OpinionTask
+from workbench.society.schedules import Schedule
 from workbench.society.society import Society
-from workbench.society.task import Observation
+from workbench.society.task import Observation, Round
 
-__all__ = ["COMMUNITIES", "INITIALS", "OpinionSociety", "initial_opinions"]
+__all__ = [
+    "COMMUNITIES",
+    "INITIALS",
+    "UPDATES",
+    "Asynchronous",
+    "OpinionSociety",
+    "initial_opinions",
+]
+
+#: The update orders of an opinion society.
+UPDATES: dict[str, str] = {
+    "rounds": "each step is a round played by the situation's schedule",
+    "asynchronous": "one uniformly random member at a time answers, seeing its neighbours' "
+    "current answers; a step is a number of such updates (one sweep of N by default)",
+}
 
 #: How initial opinions are drawn (continuous, in [0, 1]).
 INITIALS: dict[str, str] = {
@@ -34,6 +56,43 @@ INITIALS: dict[str, str] = {
 }
 #: The two communities (halves) of a society: members ``0 .. n//2 - 1`` are A, the rest B.
 COMMUNITIES = ("A", "B")
+
+
+class Asynchronous(Schedule):
+    """Asynchronous updates: one uniformly random member at a time [2]_.
+
+    Each update draws one member uniformly (with replacement, from ``society.random``);
+    it sees its neighbours' current answers and states, as under the synchronous
+    schedule, answers, and its answer counts at once for the next update. A step is
+    ``updates`` such updates (with ``N`` members, ``N`` updates make one sweep, the
+    voter model's unit of time). Not in :data:`~workbench.society.SCHEDULES`: an
+    :class:`OpinionSociety` plays it when built with ``updates="asynchronous"``.
+
+    Parameters
+    ----------
+    updates : int
+        Updates per step, at least 1.
+    """
+
+    name = "asynchronous"
+    description = UPDATES["asynchronous"]
+
+    def __init__(self, updates: int) -> None:
+        if isinstance(updates, bool) or not isinstance(updates, int) or updates < 1:
+            raise ConfigError(f"updates per step must be a whole number >= 1, got {updates!r}")
+        self.updates = updates
+        self._neighbours: dict[Any, list] = {}
+
+    def step(self, society: Society, round_: Round) -> None:
+        members = society.members
+        for _ in range(self.updates):
+            member = members[society.random.randrange(len(members))]
+            if member not in self._neighbours:  # the network does not change
+                self._neighbours[member] = member.neighbours()
+            visible = [n for n in self._neighbours[member] if n.answer]
+            seen = tuple((n.label, n.answer) for n in visible)
+            values = tuple(n.value for n in visible)
+            society.ask([(member, member.observe(round_, seen, values))])
 
 
 def initial_opinions(how: str, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -77,12 +136,24 @@ class OpinionSociety(Society):
         Every :class:`DeGroot` member then applies its row (:meth:`DeGroot.rows`); each
         trusted member must be a neighbour on the network. None: equal weights on the
         network (``W = D^-1 (A + I)``).
+    updates : {"rounds", "asynchronous"}
+        The update order (:data:`UPDATES`): ``"rounds"`` (default) plays each step with
+        the situation's schedule; ``"asynchronous"`` plays it as ``per_step`` updates of
+        one uniformly random member each (:class:`Asynchronous`), the situation's
+        schedule then unused. The voter model's exact complete-graph results (win
+        probability = initial share, the birth-death chain's mean consensus time) are
+        for this order; see :class:`~workbench.society.opinion.Voter`.
+    per_step : int or None
+        Asynchronous updates per step; None: one sweep (as many as members). With 1,
+        steps count updates and ``run(until=...)`` stops at the exact update.
     **kwargs
         Passed to :class:`~workbench.society.Society` (``seed``, ``gateway``, ``roles``,
         ``conditions``, ``run_id``, ``order``).
 
     Attributes
     ----------
+    updates : str
+        The update order.
     degroot_limit : float
         Where DeGroot's averaging ends when it ends in one consensus (one closed class of
         the trust graph, e.g. a connected network): the initial positions on the Likert
@@ -121,10 +192,16 @@ class OpinionSociety(Society):
         talk: bool = False,
         talk_tokens: int = 48,
         trust: np.ndarray | nx.Graph | None = None,
+        updates: str = "rounds",
+        per_step: int | None = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(task, OpinionTask):
             raise ConfigError("an opinion society needs an OpinionTask")
+        if updates not in UPDATES:
+            raise ConfigError(f"unknown updates {updates!r}; choose one of {', '.join(UPDATES)}")
+        if per_step is not None and updates != "asynchronous":
+            raise ConfigError('per_step is for updates="asynchronous" only')
         initial = [float(x) for x in initial]
         if len(initial) != len(persons):
             raise ConfigError(f"got {len(initial)} initial opinions for {len(persons)} members")
@@ -138,6 +215,9 @@ class OpinionSociety(Society):
             "components": None,
         }
         super().__init__(persons, task, situation, conditions=conditions, **kwargs)
+        self.updates = updates
+        if updates == "asynchronous":
+            self.schedule = Asynchronous(len(persons) if per_step is None else per_step)
         nodes = [m.node for m in self.members]
         graph = self.network.G
         matrix = None

@@ -19,7 +19,7 @@ inside an entry). Empty text stands for None in an optional field.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -364,24 +364,10 @@ def make_control(
     if spec.kind is str and name in MODEL_FIELDS:
         if spec.many:
             return PersonaMix(name, default or (), model_choices, shares=False, free=True)
-        return widgets.Combobox(
-            value=default or "",
-            options=model_choices(),
-            ensure_option=False,
-            layout=_wide(),
-            tooltip=tip,
-            **common,
-        )
+        return _open_box(default or "", model_choices(), tip, common)
     if spec.kind is str and name in MIX_FIELDS:
         if not spec.many:
-            return widgets.Combobox(
-                value=default or "none",
-                options=persona_names(),
-                ensure_option=False,
-                layout=_wide(),
-                tooltip=tip,
-                **common,
-            )
+            return _open_box(default or "none", persona_names(), tip, common)
         entries = default or ()
         if name == "mix" or any("=" in str(e) for e in entries):
             return PersonaMix(name, entries, lambda: [*persona_names(), *rule_examples()], True)
@@ -402,27 +388,25 @@ def make_control(
     if spec.choices:
         if default in spec.choices:
             return widgets.Dropdown(options=spec.choices, value=default, tooltip=tip, **common)
-        return widgets.Combobox(  # the study knows more values (e.g. "auto"): suggest ours
-            value=str(default),
-            options=[str(default), *spec.choices],
-            ensure_option=False,
-            tooltip=tip,
-            **common,
-        )
+        # the study knows more values (e.g. "auto"): suggest ours
+        return _open_box(str(default), [str(default), *spec.choices], tip, common, wide=False)
     if spec.kind is int:
         return widgets.IntText(value=int(default), tooltip=tip, **common)
     if spec.kind is float:
         return widgets.FloatText(value=float(default), step=0.05, tooltip=tip, **common)
     if suggest:
-        return widgets.Combobox(
-            value=str(default),
-            options=list(dict.fromkeys([str(default), *suggest])),
-            ensure_option=False,
-            layout=_wide(),
-            tooltip=tip,
-            **common,
-        )
+        return _open_box(str(default), dict.fromkeys([str(default), *suggest]), tip, common)
     return widgets.Text(value=str(default), layout=_wide(), tooltip=tip, **common)
+
+
+def _open_box(
+    value: str, options: Iterable[str], tip: str, common: Mapping[str, Any], wide: bool = True
+) -> widgets.Combobox:
+    """A text box that offers ``options`` and takes any other text too."""
+    layout = {"layout": _wide()} if wide else {}
+    return widgets.Combobox(
+        value=value, options=list(options), ensure_option=False, tooltip=tip, **layout, **common
+    )
 
 
 def _suggestions(config: type) -> dict[str, Sequence[str]]:

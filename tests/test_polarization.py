@@ -39,6 +39,7 @@ from workbench.society.opinion import (
     opinion_measures,
     position_of,
 )
+from workbench.society.opinion.rules import Voter
 from workbench.studies import check_study, get_study
 from workbench.studies.polarization import PolarizationConfig, PolarizationStudy
 
@@ -56,7 +57,7 @@ def final_clusters(study, result):
 
 
 @pytest.mark.parametrize(
-    "policy", [DeGroot(), HegselmannKrause(0.3), Deffuant(0.2), Deffuant(0.15, 0.3)]
+    "policy", [DeGroot(), HegselmannKrause(0.3), Deffuant(0.2), Deffuant(0.15, 0.3), Voter()]
 )
 def test_opinion_rules_pass_the_policy_conformance_check(policy):
     check_policy(policy)

@@ -7,14 +7,20 @@ update copies a uniformly random *other* member) is a birth-death chain,
 0 and N. Opinion A wins with probability ``k / N``; the mean number of updates to
 consensus solves a tridiagonal linear system, cross-checked against its closed form.
 
-Monte Carlo sizes and tolerances: 500 runs for each of two starts (N = 20, initial share
-0.25 and 0.5), fixed seeds; every comparison allows 4 standard errors (a chance failure
-about 1 in 16 000 per comparison, so far below 1 in 20 for the file).
+Under synchronous rounds (every member copies at once, from the previous round) ``k`` is
+a Wright-Fisher-like chain instead: ``k' = Bin(k, (k-1)/(N-1)) + Bin(N-k, k/(N-1))``; its
+mean absorption time (in rounds) is solved from its transition matrix here too.
+
+Monte Carlo sizes and tolerances: asynchronous, 500 runs for each of two starts (N = 20,
+initial share 0.25 and 0.5); synchronous, 250 runs from share 0.5; fixed seeds; every
+comparison allows 4 standard errors (a chance failure about 1 in 16 000 per comparison,
+so far below 1 in 20 for the file). The larger Monte Carlo is benchmarks/b9_voter.py.
 """
 
 import networkx as nx
 import numpy as np
 import pytest
+from scipy import stats
 
 from workbench.errors import ConfigError
 from workbench.society import Situation, Topology
@@ -51,6 +57,17 @@ def closed_form_consensus_time(n: int, k: int) -> float:
     return (n - 1) * ((n - k) * below + k * above)
 
 
+def exact_synchronous_consensus_time(n: int) -> np.ndarray:
+    """Mean rounds to absorption from every k under synchronous rounds."""
+    transition = np.zeros((n + 1, n + 1))
+    for k in range(n + 1):
+        stay = stats.binom.pmf(np.arange(k + 1), k, max(k - 1, 0) / (n - 1))
+        join = stats.binom.pmf(np.arange(n - k + 1), n - k, k / (n - 1))
+        transition[k] = np.convolve(stay, join)
+    inner = transition[1:n, 1:n]
+    return np.r_[0.0, np.linalg.solve(np.eye(n - 1) - inner, np.ones(n - 1)), 0.0]
+
+
 def test_the_chain_solver_agrees_with_the_closed_form():
     times = exact_consensus_time(N)
     assert times[0] == times[N] == 0.0
@@ -59,6 +76,7 @@ def test_the_chain_solver_agrees_with_the_closed_form():
     # e.g. from 5 of 20 and from 10 of 20
     assert times[5] == pytest.approx(204.529, abs=1e-3)
     assert times[10] == pytest.approx(254.133, abs=1e-3)
+    assert exact_synchronous_consensus_time(N)[10] == pytest.approx(26.301, abs=1e-3)
 
 
 # -- the rule ---------------------------------------------------------------------------------
@@ -136,6 +154,27 @@ def test_the_mean_consensus_time_is_the_chains_absorption_time(share, complete_r
     exact = exact_consensus_time(N)[round(share * N)]
     se = times.std(ddof=1) / np.sqrt(RUNS)  # about 8.5 updates (sd about 190)
     assert abs(times.mean() - exact) < TOLERANCE_SE * se, (times.mean(), exact, se)
+
+
+def test_synchronous_rounds_follow_the_wright_fisher_like_chain():
+    k, runs = N // 2, 250
+    won, rounds = [], []
+    for run in range(runs):
+        society = OpinionSociety(
+            [Voter()] * N,
+            OpinionTask.about(NO_TOPIC, 1),
+            Situation(topology="complete", schedule="synchronous"),
+            initial=[A] * k + [B] * (N - k),
+            seed=70_000 + run,
+        )
+        society.run(10_000, until=consensus)
+        won.append(society.members[0].answer == "1")
+        rounds.append(society.steps)
+    won, rounds = np.array(won), np.array(rounds, dtype=float)
+    assert abs(won.mean() - 0.5) < TOLERANCE_SE * np.sqrt(0.25 / runs)
+    exact = exact_synchronous_consensus_time(N)[k]  # 26.3 rounds
+    se = rounds.std(ddof=1) / np.sqrt(runs)  # about 1.25 (sd about 20)
+    assert abs(rounds.mean() - exact) < TOLERANCE_SE * se, (rounds.mean(), exact, se)
 
 
 def test_a_step_is_one_sweep_of_n_random_single_updates():

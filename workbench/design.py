@@ -61,7 +61,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import networkx as nx
 import pandas as pd
@@ -98,6 +98,7 @@ __all__ = [
     "CellConfig",
     "Design",
     "DesignStudy",
+    "RunOptions",
     "topology_label",
 ]
 
@@ -122,6 +123,17 @@ DEFAULT_TASK = Task(
 
 PersonSpec = str | tuple[str, str]
 Outcome = Callable[[pd.DataFrame], "float | Mapping[str, float]"]
+
+
+class RunOptions(TypedDict, total=False):
+    """Where and how a design's cells run: the keyword options of :meth:`Design.run`.
+
+    They are the options of :meth:`Design.decisions`, which describes each.
+    """
+
+    executor: Executor | None
+    store: ResultStore | str | None
+    progress: bool
 
 
 def topology_label(topology: str | Topology) -> str:
@@ -645,17 +657,13 @@ class Design:
         ).reset_index(drop=True)
 
     def run(
-        self,
-        gateway: Gateway | GatewayConfig | None = None,
-        *,
-        executor: Executor | None = None,
-        store: ResultStore | str | None = None,
-        progress: bool = False,
+        self, gateway: Gateway | GatewayConfig | None = None, **options: Unpack[RunOptions]
     ) -> pd.DataFrame:
-        """Run every cell and return the tidy outcome table (:meth:`outcomes`)."""
-        return self.outcomes(
-            self.decisions(gateway, executor=executor, store=store, progress=progress)
-        )
+        """Run every cell and return the tidy outcome table (:meth:`outcomes`).
+
+        The arguments are those of :meth:`decisions` (``options``: :class:`RunOptions`).
+        """
+        return self.outcomes(self.decisions(gateway, **options))
 
 
 def _cell_key(config: CellConfig) -> int:

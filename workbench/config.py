@@ -500,6 +500,25 @@ def temperature(default: float, help: str = "sampling temperature of LLM members
     return _field(default, help, _check_temperature)
 
 
+def wording(default: int = 0, help: str = ""):
+    """``wording: int``: which paraphrase of every prompt members read (0, the original).
+
+    The paraphrases are :data:`workbench.society.task.WORDINGS` and each study's own
+    texts in as many wordings; the battery asks every question in each.
+    """
+
+    def check(config: Any, name: str) -> None:
+        from workbench.society.task import WORDINGS
+
+        value = getattr(config, name)
+        if not 0 <= value < len(WORDINGS):
+            raise ConfigError(
+                f"{flag(name)} must be 0 (the original) to {len(WORDINGS) - 1}, got {value}"
+            )
+
+    return _field(default, help or "paraphrase of the prompts: 0 (the original), 1 or 2", check)
+
+
 def members(default: int, help: str = "members per society (N)"):
     """``members: int``: the size of each society."""
 
@@ -548,4 +567,5 @@ SHARED: dict[str, tuple[Any, Callable[..., Any]]] = {
     "temperature": (float, temperature),
     "members": (int, members),
     "sizes": (tuple[int, ...], None),
+    "wording": (int, wording),
 }

@@ -57,7 +57,7 @@ from workbench.society.games import MemoryMajority, NamingGame  # noqa: F401  (r
 from workbench.society.persons import Person, is_rule, make_person
 from workbench.society.situation import Situation
 from workbench.society.society import Society
-from workbench.society.task import Observation, Round, Task, chat
+from workbench.society.task import WORDINGS, Observation, Round, Task, chat
 from workbench.society.topology import Topology
 
 __all__ = [
@@ -120,12 +120,21 @@ SEEDED_KINDS = ("ring", "random", "random_regular")
 UNIT_KEYS = ("population", "topology", "members", "run")
 
 
-def name_pool(w: int) -> tuple[str, ...]:
-    """The ``w`` names of a pool: single letters up to 26, else ``n1`` .. ``nw``."""
+def name_pool(w: int, offset: int = 0) -> tuple[str, ...]:
+    """The ``w`` names of a pool: single letters up to 26, else ``n1`` .. ``nw``.
+
+    ``offset`` starts the letters further along :data:`NAME_POOL` (``name_pool(2, 2)`` is
+    K, M), so the same game can be asked with other names.
+    """
     if w < 2:
         raise ConfigError(f"a name pool needs at least 2 names, got {w}")
+    if offset and not 0 <= offset <= len(NAME_POOL) - w:
+        raise ConfigError(
+            f"a pool of {w} names can start at letter 0 to {max(0, len(NAME_POOL) - w)} of "
+            f"{NAME_POOL}, got {offset}"
+        )
     if w <= len(NAME_POOL):
-        return tuple(NAME_POOL[:w])
+        return tuple(NAME_POOL[offset : offset + w])
     return tuple(f"n{i}" for i in range(1, w + 1))
 
 
@@ -165,48 +174,100 @@ class CoordinationGame(Task):
         return self.reward if matched else self.penalty
 
     def messages(self, observation: Observation, persona: str = "", norm: str = "") -> list[dict]:
+        words = _GAME_WORDINGS[self.wording]
         names = observation.listed
         listed = ", ".join(names[:-1]) + " or " + names[-1]
-        unit = "one letter" if all(len(n) == 1 for n in names) else "one name"
+        unit = words["letter"] if all(len(n) == 1 for n in names) else words["name"]
         parts = [
-            "You are playing a game, round after round. In every round you are paired "
-            "with a partner, and you and your partner each pick a name from this list: "
-            f"{', '.join(names)}. You cannot talk to each other.",
-            f"If you both pick the same name, you each win {self.reward} points. If you "
-            f"pick different names, you each lose {-self.penalty} points. Your goal is "
-            "to win as many points as you can.",
+            words["rules"].format(names=", ".join(names)),
+            words["payoff"].format(reward=self.reward, penalty=-self.penalty),
         ]
         if observation.memory:
-            lines = []
-            for r in observation.memory:
-                points = self.payoff(r.choice, r.other)
-                lines.append(
-                    f"- you picked {r.choice or 'nothing'}, your partner picked "
-                    f"{r.other or 'nothing'} ({points:+d} points)"
+            lines = [
+                words["line"].format(
+                    choice=r.choice or "nothing",
+                    other=r.other or "nothing",
+                    points=self.payoff(r.choice, r.other),
                 )
+                for r in observation.memory
+            ]
             parts.append(
-                f"Your last {len(lines)} rounds, oldest first:\n" + "\n".join(lines)
+                words["history"].format(n=len(lines)) + "\n" + "\n".join(lines)
                 if len(lines) > 1
-                else "Your last round:\n" + lines[0]
+                else words["last"] + "\n" + lines[0]
             )
         else:
-            parts.append("This is your first round: you have no history yet.")
+            parts.append(words["first"])
         if self.preamble:
             parts.insert(0, self.preamble)
-        parts.append(f"Which name do you pick this round? Answer with {unit}: {listed}.")
+        parts.append(words["ask"].format(unit=unit, listed=listed))
         return chat(persona, norm, parts)
 
 
-def coordination_game(names: tuple[str, ...], phases: tuple[str, ...] = ("game",)) -> Task:
-    """A :class:`CoordinationGame` over ``names``, one round per phase (the last repeats).
+#: The game's prompt in each wording (:attr:`Task.wording`); wording 0 is the original
+#: (after Ashery et al. [1]_), which the recorded cassettes were made with.
+_GAME_WORDINGS: tuple[dict[str, str], ...] = (
+    {
+        "rules": "You are playing a game, round after round. In every round you are paired "
+        "with a partner, and you and your partner each pick a name from this list: "
+        "{names}. You cannot talk to each other.",
+        "payoff": "If you both pick the same name, you each win {reward} points. If you "
+        "pick different names, you each lose {penalty} points. Your goal is "
+        "to win as many points as you can.",
+        "line": "- you picked {choice}, your partner picked {other} ({points:+d} points)",
+        "history": "Your last {n} rounds, oldest first:",
+        "last": "Your last round:",
+        "first": "This is your first round: you have no history yet.",
+        "ask": "Which name do you pick this round? Answer with {unit}: {listed}.",
+        "letter": "one letter",
+        "name": "one name",
+    },
+    {
+        "rules": "This is a game of many rounds. Each round you are matched with a partner; "
+        "each of you chooses one name from this list: {names}. You and your partner "
+        "cannot communicate.",
+        "payoff": "When you both choose the same name, each of you gains {reward} points. "
+        "When your names differ, each of you loses {penalty} points. Try to score as "
+        "many points as possible.",
+        "line": "- you chose {choice} and your partner chose {other}: {points:+d} points",
+        "history": "Your {n} most recent rounds, oldest first:",
+        "last": "Your most recent round:",
+        "first": "This is the first round, so you have no history.",
+        "ask": "Which name do you choose now? Reply with {unit} only: {listed}.",
+        "letter": "a single letter",
+        "name": "a single name",
+    },
+    {
+        "rules": "You take part in a repeated game. In each round a partner is assigned to "
+        "you at random and both of you name one item from this list: {names}. There is "
+        "no way to talk to your partner.",
+        "payoff": "Matching names earn each of you {reward} points; different names cost "
+        "each of you {penalty} points. Aim for the highest total score.",
+        "line": "- your name {choice}, your partner's name {other} ({points:+d} points)",
+        "history": "Here are your last {n} rounds, the oldest first:",
+        "last": "Here is your last round:",
+        "first": "No rounds have been played yet: you have no history.",
+        "ask": "Which name do you give this round? Give {unit}, nothing else: {listed}.",
+        "letter": "one letter",
+        "name": "one name",
+    },
+)
+assert len(_GAME_WORDINGS) == len(WORDINGS)
+
+
+def coordination_game(
+    names: tuple[str, ...], phases: tuple[str, ...] = ("game",), wording: int = 0
+) -> Task:
+    """A :class:`CoordinationGame` over ``names``, one round per phase (the last repeats),
+    its prompt in ``wording``.
 
     Each round's ``info`` holds its ``phase``, copied into every result row.
     """
     rounds = tuple(Round("Pick a name.", names, info={"phase": p}) for p in phases)
-    return CoordinationGame(rounds, name="coordination")
+    return CoordinationGame(rounds, name="coordination", wording=wording)
 
 
-def prior_game(names: tuple[str, ...], rotate: bool = True) -> CoordinationGame:
+def prior_game(names: tuple[str, ...], rotate: bool = True, wording: int = 0) -> CoordinationGame:
     """The first-round prompt asked of one member alone, once per cyclic order of ``names``.
 
     An isolated member's answers to it are its *prior* (:func:`isolated_priors`); with
@@ -218,6 +279,7 @@ def prior_game(names: tuple[str, ...], rotate: bool = True) -> CoordinationGame:
     return CoordinationGame(
         tuple(Round("Pick a name.", o, info={"phase": "prior"}) for o in orders),
         name="coordination",
+        wording=wording,
     )
 
 

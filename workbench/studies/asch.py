@@ -79,6 +79,7 @@ from workbench.society import (
     resolve_persona,
 )
 from workbench.society.checks import check_rows, whole, whole_list
+from workbench.society.task import WORDINGS
 from workbench.studies import Study, StudyResult, Unit, unit_seed
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ _WORDED = (
         "{option} = {length:.2f} inches",
     ),
 )
+assert len(_WORDED) == len(WORDINGS)
 
 
 @dataclass(frozen=True)
@@ -184,17 +186,10 @@ class AschConfig:
     temperature: float = config.temperature(
         0.0, "sampling temperature of the subject (0: its top answer)"
     )
-    wording: int = field(
-        default=0,
-        metadata={"help": f"paraphrase of the prompts, 0 (the original) to {len(_WORDED) - 1}"},
-    )
+    wording: int = config.wording()
 
     def __post_init__(self) -> None:
         config.normalise(self)
-        if not 0 <= self.wording < len(_WORDED):
-            raise ConfigError(
-                f"wording must be 0 to {len(_WORDED) - 1} (a paraphrase), got {self.wording}"
-            )
         whole_list(self, "majority", low=None)
         whole_list(self, "ally", low=None)
         whole(self, "subjects", 1)  # bounded by the rows it makes, below

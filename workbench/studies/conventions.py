@@ -150,6 +150,11 @@ class ConventionsConfig:
         A JSON file of extra personas.
     norm : str
         A norm preset or sentence shown to LLM members.
+    name_offset : int
+        Where the pool's letters start in :data:`~workbench.society.coordination.NAME_POOL`
+        (0: F, J, ...): the same game with other names.
+    wording : int
+        Which paraphrase of the game's prompt members read (0, the original, to 2).
     """
 
     populations: tuple[str, ...] = config.populations(
@@ -170,10 +175,15 @@ class ConventionsConfig:
     )
     persona_file: str | None = config.persona_file()
     norm: str = config.norm("none")
+    name_offset: int = field(
+        default=0, metadata={"help": "where the names start in the letters FJKMPQ... (0: F, J)"}
+    )
+    wording: int = config.wording()
 
     def __post_init__(self) -> None:
         config.normalise(self)
         whole_list(self, "sizes", None, MAX_MEMBERS, _MEMBERS_WHY)
+        self.pool()  # a one-line error for an offset the pool cannot take
         for persona in self.personas:
             resolve_persona(persona, self.persona_file)
         check_game_population(self.populations, self.names, self.memory, self.degree)
@@ -197,6 +207,10 @@ class ConventionsConfig:
         for kind in self.topologies:
             for n in self.sizes:
                 check_game_network(kind, n, self.degree)
+
+    def pool(self) -> tuple[str, ...]:
+        """The names of the game."""
+        return name_pool(self.names, self.name_offset)
 
     @property
     def model(self) -> str:
@@ -267,7 +281,7 @@ class ConventionsStudy(Study):
     def build(self, unit: Unit, gateway: Gateway | None = None, run_id: str = "") -> Society:
         """The society of one unit: a population on its network, or one member alone."""
         cfg, cond = self.config, unit.conditions
-        names = name_pool(cfg.names)
+        names = cfg.pool()
         model = cond["population"]
         if cond["part"] == "prior":
             person = make_person(
@@ -279,7 +293,7 @@ class ConventionsStudy(Study):
             # LLMs are asked once per cyclic order of the names; rules ignore the order
             return Society(
                 [person],
-                prior_game(names, rotate=not person.is_rule),
+                prior_game(names, rotate=not person.is_rule, wording=cfg.wording),
                 Situation(norm=cfg.norm, memory=0, schedule="synchronous"),
                 seed=unit.seed,
                 gateway=gateway,
@@ -294,7 +308,7 @@ class ConventionsStudy(Study):
         )
         return Society(
             persons,
-            coordination_game(names),
+            coordination_game(names, wording=cfg.wording),
             game_situation(model, graph, norm=cfg.norm, memory=cfg.memory),
             seed=unit.seed,
             gateway=gateway,
@@ -390,7 +404,7 @@ class ConventionsStudy(Study):
             model's probability before temperature).
         """
         rows = decisions[(decisions.part == "prior") & decisions.valid.astype(bool)]
-        return isolated_priors(rows, name_pool(self.config.names), self.config.temperature)
+        return isolated_priors(rows, self.config.pool(), self.config.temperature)
 
     def bias(self, result: StudyResult) -> pd.DataFrame:
         """Collective bias: how often each name won, beside each persona's isolated prior.
@@ -404,7 +418,7 @@ class ConventionsStudy(Study):
         """
         per_run = run_outcomes(result.decisions[result.decisions.part == "game"])
         priors = self.priors(result.decisions)
-        return collective_bias(per_run, priors, name_pool(self.config.names))
+        return collective_bias(per_run, priors, self.config.pool())
 
     def minimal_game(
         self, sizes: tuple[int, ...] = (24, 100, 316, 1000), runs: int = 20, seed: int = 0

@@ -104,3 +104,27 @@ def test_the_shared_fields_declare_their_types():
     assert not specs["memory"].many and specs["memory"].kind is int
     assert specs["cap"].optional
     assert all(s.help for s in specs.values())
+
+
+@dataclass(frozen=True)
+class Members:
+    personas: tuple[str, ...] = config.personas(library=True)
+    persona_file: str | None = config.persona_file()
+    degree: int = config.degree()
+
+    def __post_init__(self) -> None:
+        config.normalise(self)
+
+
+def test_library_personas_are_resolved_by_their_field(tmp_path):
+    assert config.make(Members, personas="none,Answer as a careful judge.").personas == (
+        "none",
+        "Answer as a careful judge.",
+    )
+    with pytest.raises(ConfigError, match="unknown persona 'nosuch'"):
+        config.make(Members, personas="none,nosuch")
+    extra = tmp_path / "personas.json"
+    extra.write_text('{"nosuch": "You check every claim twice."}')
+    assert config.make(Members, personas="nosuch", persona_file=str(extra)).personas == ("nosuch",)
+    assert config.make(Members, degree="6").degree == 6
+    assert config.SHARED["degree"] == (int, config.degree)

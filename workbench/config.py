@@ -43,6 +43,7 @@ __all__ = [
     "coerce",
     "count",
     "defaults",
+    "degree",
     "exchange",
     "factor",
     "fields_of",
@@ -402,6 +403,14 @@ def _check_personas(config: Any, name: str) -> None:
         raise ConfigError(f"{flag(name)} needs at least one persona (or none)")
 
 
+def _check_library_personas(config: Any, name: str) -> None:
+    from workbench.society.personas import resolve_persona
+
+    _check_personas(config, name)
+    for persona in getattr(config, name):
+        resolve_persona(persona, getattr(config, "persona_file", None))
+
+
 def _check_exchange(config: Any, name: str) -> None:
     from workbench.society.situation import EXCHANGES
 
@@ -455,9 +464,20 @@ def populations(default: tuple[str, ...], help: str = "populations compared: mod
     return _field(default, help, check)
 
 
-def personas(default: tuple[str, ...] = ("none",), help: str = "personas: library names or none"):
-    """``personas: tuple[str, ...]``: persona names, sentences or ``none``."""
-    return _field(default, help, _check_personas)
+def personas(
+    default: tuple[str, ...] = ("none",),
+    help: str = "personas of LLM members (library names or none), assigned in turn",
+    *,
+    library: bool = False,
+):
+    """``personas: tuple[str, ...]``: persona names, sentences or ``none``.
+
+    With ``library=True`` every entry must be a persona of the library or of the config's
+    ``persona_file`` field (or a sentence, or ``none``), as
+    :func:`~workbench.society.personas.resolve_persona` reads it; without, the study reads
+    its entries itself (e.g. a persona library of its own).
+    """
+    return _field(default, help, _check_library_personas if library else _check_personas)
 
 
 def persona_file(help: str = "JSON file of extra personas"):
@@ -483,6 +503,15 @@ def topology(default: str = "complete", help: str = "network kind"):
 def topologies(default: tuple[str, ...] = ("complete",), help: str = "network kinds compared"):
     """``topologies: tuple[str, ...]``: network kinds compared within a run."""
     return _field(default, help, _check_topology, choices=_topologies)
+
+
+def degree(default: int = 4, help: str = "degree of the ring and random networks"):
+    """``degree: int``: the degree of the networks that take one (ring, random, ...).
+
+    Checked where the network is built, against its kind and size (e.g.
+    :func:`~workbench.society.coordination.check_game_network`).
+    """
+    return _field(default, help, None)
 
 
 def exchange(default: str = "answers", help: str = "answers or counts"):
@@ -567,5 +596,6 @@ SHARED: dict[str, tuple[Any, Callable[..., Any]]] = {
     "temperature": (float, temperature),
     "members": (int, members),
     "sizes": (tuple[int, ...], None),
+    "degree": (int, degree),
     "wording": (int, wording),
 }

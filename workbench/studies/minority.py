@@ -60,7 +60,7 @@ import pandas as pd
 from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
-from workbench.society import Committed, Society, Task, resolve_persona
+from workbench.society import Committed, Society, Task
 from workbench.society.checks import MAX_MEMBERS, MAX_ROWS, ROWS_WHY, check_rows, number, whole
 from workbench.society.coordination import (
     check_game_network,
@@ -169,19 +169,15 @@ class MinorityConfig:
         default=0.5, metadata={"help": "share of uncommitted on the alternative = takeover"}
     )
     topology: str = config.topology("complete", "network: complete, ring, random, ...")
-    degree: int = field(default=4, metadata={"help": "degree of the ring and random networks"})
-    temperature: float = config.temperature(0.5, "sampling temperature of LLMs")
-    personas: tuple[str, ...] = config.personas(
-        ("none",), "personas of LLM members, assigned in turn"
-    )
+    degree: int = config.degree(4)
+    temperature: float = config.temperature(0.5)
+    personas: tuple[str, ...] = config.personas(library=True)
     persona_file: str | None = config.persona_file()
     norm: str = config.norm("none")
 
     def __post_init__(self) -> None:
         config.normalise(self)
         whole(self, "members", None, MAX_MEMBERS, _MEMBERS_WHY)
-        for persona in self.personas:
-            resolve_persona(persona, self.persona_file)
         pool = check_game_population(self.populations, self.names, self.memory, self.degree)
         for name in self.convention:
             if name not in pool:

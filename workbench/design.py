@@ -37,8 +37,6 @@ References
 .. [3] Fleeson, W. (2004). Moving personality beyond the person-situation debate: the
    challenge and the opportunity of within-person variability. *Current Directions in
    Psychological Science*, 13(2), 83-87.
-.. [4] Welch, B. L. (1947). The generalization of "Student's" problem when several
-   different population variances are involved. *Biometrika*, 34(1-2), 28-35.
 
 Examples
 --------

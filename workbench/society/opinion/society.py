@@ -300,7 +300,8 @@ class OpinionSociety(Society):
         return matrix
 
     def step(self) -> None:
-        """One round: (members post messages,) then they read and answer."""
+        """One step: (members post messages,) then they read and answer: all in one round
+        of the situation's schedule, or in ``per_step`` asynchronous updates."""
         if self.talk:
             self._post()
         super().step()

@@ -76,7 +76,6 @@ from workbench.society import (
     Topology,
     Truthful,
     make_person,
-    resolve_persona,
 )
 from workbench.society.checks import check_rows, whole, whole_list
 from workbench.society.task import WORDINGS
@@ -177,7 +176,7 @@ class AschConfig:
         ("public",), "norms: public, private, accuracy, harmony, none"
     )
     personas: tuple[str, ...] = config.personas(
-        ("none",), "subject personas (library names or 'none')"
+        ("none",), "subject personas (library names or 'none')", library=True
     )
     persona_file: str | None = config.persona_file()
     topology: str = config.topology("complete", "network kind")
@@ -207,8 +206,6 @@ class AschConfig:
             "--subjects or the conditions",
             most=("subjects", per_subject, 0),
         )
-        for persona in self.personas:
-            resolve_persona(persona, self.persona_file)
         topology = Topology(self.topology)
         for size in {m + 1 for m in self.majority} | {m + 2 for m in self.ally}:
             topology.build(size, seed=0)

@@ -61,7 +61,7 @@ from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
 from workbench.society import Committed, Society, Task
-from workbench.society.checks import MAX_MEMBERS, MAX_ROWS, ROWS_WHY, check_rows, number, whole
+from workbench.society.checks import MAX_ROWS, ROWS_WHY, check_rows, number, whole
 from workbench.society.coordination import (
     check_game_network,
     check_game_population,
@@ -99,7 +99,6 @@ XIE_2011 = 0.10
 ASHERY_2025 = (0.02, 0.67)
 #: The condition columns of a unit of this study (besides the coordination game's own).
 KEYS = ("population", "convention", "alternative", "committed", "committed_members", "run")
-_MEMBERS_WHY = " members a society can hold in memory (each answers every round)"
 
 
 @dataclass(frozen=True)
@@ -177,7 +176,6 @@ class MinorityConfig:
 
     def __post_init__(self) -> None:
         config.normalise(self)
-        whole(self, "members", None, MAX_MEMBERS, _MEMBERS_WHY)
         pool = check_game_population(self.populations, self.names, self.memory, self.degree)
         for name in self.convention:
             if name not in pool:

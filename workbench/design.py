@@ -664,9 +664,26 @@ class Design:
         return self.outcomes(self.decisions(gateway, **options))
 
 
+#: Fields added to configs after cells were first keyed, with their default: left out
+#: of the key at that default, so a cell keyed before they existed keeps its seed.
+_ADDED_LATER: dict[str, Any] = {"wording": 0}
+
+
+def _without_added(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _without_added(v)
+            for k, v in value.items()
+            if not (k in _ADDED_LATER and v == _ADDED_LATER[k])
+        }
+    if isinstance(value, list | tuple):
+        return [_without_added(v) for v in value]
+    return value
+
+
 def _cell_key(config: CellConfig) -> int:
     """A stable integer naming a cell (its config, which holds no seed)."""
-    payload = json.dumps(config_dict(config), sort_keys=True, default=repr)
+    payload = json.dumps(_without_added(config_dict(config)), sort_keys=True, default=repr)
     return int.from_bytes(hashlib.sha256(payload.encode()).digest()[:4], "big")
 
 

@@ -350,19 +350,27 @@ class Module(ABC):
         raise NotImplementedError
 
 
+#: The modules of the protocol, in card order (each registers itself on import).
+ORDER = ("conformity", "bias")
+
+
 def _load_modules() -> None:
-    from workbench.battery import conformity  # noqa: F401  (modules register on import)
+    import importlib
+
+    for name in ORDER:
+        importlib.import_module(f"workbench.battery.{name}")
 
 
 #: The battery's modules, in card order.
 MODULES: Registry = Registry("battery module", key=lambda cls: cls.name, loader=_load_modules)
 
 
-def wording_seed(seed: int, wording: int) -> int:
-    """The seed of a module's runs in ``wording``: independent units in every wording."""
+def wording_seed(seed: int, wording: int, *more: int) -> int:
+    """The seed of a module's runs in ``wording`` (and its part ``more``, e.g. a name
+    pair): independent units in every wording and part."""
     from workbench.random import seed_for
 
-    return seed_for(seed, "battery.wording", wording)
+    return seed_for(seed, "battery.wording", wording, *more)
 
 
 #: The paraphrases every module asks in.

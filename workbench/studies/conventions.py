@@ -83,7 +83,7 @@ import pandas as pd
 from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
-from workbench.society import Situation, Society, make_person, resolve_persona
+from workbench.society import Situation, Society, make_person
 from workbench.society.checks import MAX_MEMBERS, check_rows, number, whole_list
 from workbench.society.coordination import (
     MINIMAL_GAME_REFERENCE,
@@ -166,13 +166,11 @@ class ConventionsConfig:
     topologies: tuple[str, ...] = config.topologies(
         ("complete",), "networks: complete, ring, random, ..."
     )
-    degree: int = field(default=4, metadata={"help": "degree of the ring and random networks"})
+    degree: int = config.degree(4)
     runs: int = config.count(3, "populations per condition")
     horizon: float = field(default=30.0, metadata={"help": "most population rounds per run"})
-    temperature: float = config.temperature(0.5, "sampling temperature of LLMs")
-    personas: tuple[str, ...] = config.personas(
-        ("none",), "personas of LLM members, assigned in turn"
-    )
+    temperature: float = config.temperature(0.5)
+    personas: tuple[str, ...] = config.personas(library=True)
     persona_file: str | None = config.persona_file()
     norm: str = config.norm("none")
     name_offset: int = field(
@@ -184,8 +182,6 @@ class ConventionsConfig:
         config.normalise(self)
         whole_list(self, "sizes", None, MAX_MEMBERS, _MEMBERS_WHY)
         self.pool()  # a one-line error for an offset the pool cannot take
-        for persona in self.personas:
-            resolve_persona(persona, self.persona_file)
         check_game_population(self.populations, self.names, self.memory, self.degree)
         if any(n < 2 for n in self.sizes):
             raise ConfigError(f"populations need at least 2 members, got {self.sizes}")

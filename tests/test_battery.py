@@ -259,3 +259,35 @@ def test_cli_runs_and_compares(tmp_path, capsys):
     assert status == 0
     assert "conformity, majority 3" in text
     assert (out / "compare.png").is_file() and (out / "compare.csv").is_file()
+
+
+def test_committed_population_never_tips():
+    # a population committed to the established name cannot be taken over by any minority
+    card = Battery(["rule:committed:F"], "small", seed=2, modules=["tipping"]).run(progress=False)[
+        "rule:committed:F"
+    ]
+    assert card.score("critical_mass").value == 1.0  # NEVER: no fraction tried tipped it
+    assert card.score("takeover_half").value == 0.0
+    # the naming game (its baseline) is taken over by half the members committed, in some
+    # populations at least within the small budget's 3 rounds
+    assert card.score("takeover_half").baseline > 0.0
+
+
+def test_degroot_susceptibility_is_exact():
+    # DeGroot with equal weights on a complete network of N: a member moves (N-1)/N of
+    # the way to the mean it hears
+    card = Battery(["rule:degroot"], "small", seed=4, modules=["opinion"]).run(progress=False)[
+        "rule:degroot"
+    ]
+    n = 6
+    assert card.score("susceptibility").value == pytest.approx((n - 1) / n)
+    assert card.score("diversity_change").value < 0  # averaging shrinks the spread
+
+
+def test_name_blind_population_shows_no_prior():
+    card = Battery(["rule:memory"], "small", seed=5, modules=["bias"]).run(progress=False)[
+        "rule:memory"
+    ]
+    assert card.score("prior_strength").value == 0.0
+    assert card.score("position_bias").value == 0.0
+    assert 0.0 <= card.score("converged").value <= 1.0

@@ -72,6 +72,8 @@ class Budget:
         Members per convention population.
     rounds : int
         Most population rounds of a convention game.
+    tipping_rounds : int
+        Population rounds played after a committed minority arrives.
     opinion_runs : int
         Opinion societies per wording.
     """
@@ -82,6 +84,7 @@ class Budget:
     populations: int
     population: int
     rounds: int
+    tipping_rounds: int
     opinion_runs: int
 
 
@@ -89,10 +92,24 @@ class Budget:
 #: ``standard`` gives the conformity scores intervals of about +-10 points or better.
 BUDGETS: Mapping[str, Budget] = {
     "small": Budget(
-        "small", subjects=2, pairs=4, populations=1, population=6, rounds=6, opinion_runs=1
+        "small",
+        subjects=2,
+        pairs=2,
+        populations=1,
+        population=6,
+        rounds=4,
+        tipping_rounds=3,
+        opinion_runs=1,
     ),
     "standard": Budget(
-        "standard", subjects=8, pairs=10, populations=3, population=10, rounds=12, opinion_runs=3
+        "standard",
+        subjects=8,
+        pairs=6,
+        populations=2,
+        population=12,
+        rounds=12,
+        tipping_rounds=10,
+        opinion_runs=3,
     ),
 }
 
@@ -351,7 +368,7 @@ class Module(ABC):
 
 
 #: The modules of the protocol, in card order (each registers itself on import).
-ORDER = ("conformity", "bias")
+ORDER = ("conformity", "bias", "tipping", "opinion")
 
 
 def _load_modules() -> None:

@@ -161,7 +161,7 @@ class Battery:
                 sweeps = self._sweeps(module, model)
                 rule = is_rule(model)
                 decisions = 0 if rule else module.decisions(self.budget)
-                tokens = decisions * _tokens_per_decision(sweeps[0]) if decisions else 0
+                tokens = decisions * _tokens_per_decision(sweeps[0], model) if decisions else 0
                 estimate, unit = _estimate(model, decisions, tokens)
                 rows.append(
                     {
@@ -309,16 +309,16 @@ def _prompt_tokens(result) -> int:
     return total
 
 
-def _tokens_per_decision(sweep) -> int:
-    """Tokens of the first prompt an LLM member of ``sweep``'s first run would be asked."""
+def _tokens_per_decision(sweep, model: str) -> int:
+    """Tokens of the first prompt ``model`` would be asked in ``sweep``'s first run (its
+    society's first member's view of the first round, whoever holds that seat now)."""
+    from workbench.society.persons import make_person
+
     run = sweep.runs()[0]
     study = sweep.study_cls(run.config, seed=run.seed)
-    unit = study.units(run.seed)[0]
-    society = study.build(unit)
-    member = next((m for m in society.members if not m.person.is_rule), None)
-    if member is None:
-        return 0
-    request = member.person.request(
+    society = study.build(study.units(run.seed)[0])
+    member = society.members[-1]
+    request = make_person(model).request(
         member.observe(society.task.round(1)), society.task, society.situation.norm_text
     )
     chars = sum(len(m["content"]) for m in request.messages)

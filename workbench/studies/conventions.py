@@ -181,8 +181,8 @@ class ConventionsConfig:
     def __post_init__(self) -> None:
         config.normalise(self)
         whole_list(self, "sizes", None, MAX_MEMBERS, _MEMBERS_WHY)
-        self.pool()  # a one-line error for an offset the pool cannot take
         check_game_population(self.populations, self.names, self.memory, self.degree)
+        self.pool()  # a one-line error for an offset the pool cannot take
         if any(n < 2 for n in self.sizes):
             raise ConfigError(f"populations need at least 2 members, got {self.sizes}")
         number(self, "horizon", 0.0, open_low=True)

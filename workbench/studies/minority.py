@@ -145,6 +145,8 @@ class MinorityConfig:
         A JSON file of extra personas.
     norm : str
         A norm preset or sentence shown to LLM members.
+    wording : int
+        Which paraphrase of the game's prompt members read (0, the original, to 2).
     """
 
     populations: tuple[str, ...] = config.populations(
@@ -173,6 +175,7 @@ class MinorityConfig:
     personas: tuple[str, ...] = config.personas(library=True)
     persona_file: str | None = config.persona_file()
     norm: str = config.norm("none")
+    wording: int = config.wording()
 
     def __post_init__(self) -> None:
         config.normalise(self)
@@ -341,7 +344,7 @@ class MinorityStudy(Study):
             population(
                 model, n, cfg.personas, temperature=cfg.temperature, persona_file=cfg.persona_file
             ),
-            coordination_game(name_pool(cfg.names), phases),
+            coordination_game(name_pool(cfg.names), phases, wording=cfg.wording),
             game_situation(model, graph, norm=cfg.norm, memory=cfg.memory),
             convention=cond["convention"],
             alternative=cond["alternative"],

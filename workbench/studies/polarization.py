@@ -192,6 +192,8 @@ class PolarizationConfig:
         Redraw a random network until it is connected (up to 100 draws, each seeded from
         the replicate's seed). Off by default: the network is the society's own draw, and
         a disconnected one is warned about.
+    wording : int
+        Which paraphrase of the discussion prompt members read (0, the original, to 2).
     """
 
     populations: tuple[str, ...] = field(
@@ -229,6 +231,7 @@ class PolarizationConfig:
     connected: bool = field(
         default=False, metadata={"help": "redraw random networks until they are connected"}
     )
+    wording: int = config.wording()
 
     def __post_init__(self) -> None:
         config.normalise(self)
@@ -390,7 +393,7 @@ class PolarizationStudy(Study):
         start = generator(unit.seed, "polarization.opinions")
         society = OpinionSociety(
             [person] * n,
-            OpinionTask.about(topic, cfg.rounds),
+            OpinionTask.about(topic, cfg.rounds, cfg.wording),
             situation,
             initial=initial_opinions(cfg.initial, n, start),
             talk=cfg.messages,

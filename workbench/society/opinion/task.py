@@ -24,6 +24,46 @@ _PREAMBLE = (
     "others say."
 )
 
+#: The prompt's sentences in each wording (:attr:`Task.wording`); wording 0 is the
+#: original, which the recorded cassettes were made with.
+_WORDINGS: tuple[dict[str, str], ...] = (
+    {
+        "preamble": _PREAMBLE,
+        "claim": 'The claim: "{claim}"',
+        "scale": "Scale: {scale}.",
+        "own": "Your opinion so far: {own}.",
+        "alone": "No one else's opinion reached you this round.",
+        "counts": "The others' opinions: {counts}.",
+        "others": "The others' opinions:",
+        "ask": 'How much do you agree with the claim "{claim}" now? Answer with one number: '
+        "{listed}.",
+    },
+    {
+        "preamble": "You are in a group conversation about a claim. You have no way to check "
+        "facts; only your own beliefs and what the others tell you can change your mind.",
+        "claim": 'The statement under discussion: "{claim}"',
+        "scale": "Rating scale: {scale}.",
+        "own": "Your current rating: {own}.",
+        "alone": "You heard no other opinion this round.",
+        "counts": "What the others think: {counts}.",
+        "others": "What the others think:",
+        "ask": 'How strongly do you agree with "{claim}" at this point? Reply with a single '
+        "number: {listed}.",
+    },
+    {
+        "preamble": "Several people, you among them, are talking about a claim. Nobody can "
+        "look anything up, so opinions can only move through what each person already "
+        "believes and hears from the rest.",
+        "claim": 'Here is the claim: "{claim}"',
+        "scale": "Use this scale: {scale}.",
+        "own": "Where you stand so far: {own}.",
+        "alone": "Nobody else's view reached you in this round.",
+        "counts": "The views of the others: {counts}.",
+        "others": "The views of the others:",
+        "ask": 'Now, how much do you agree that "{claim}"? Give one number only: {listed}.',
+    },
+)
+
 
 @dataclass(frozen=True)
 class OpinionTask(Task):
@@ -46,9 +86,9 @@ class OpinionTask(Task):
     board: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def about(cls, topic: Topic, rounds: int) -> OpinionTask:
+    def about(cls, topic: Topic, rounds: int, wording: int = 0) -> OpinionTask:
         """The task of discussing ``topic`` for ``rounds`` rounds (a whole number, at
-        most :data:`~workbench.society.checks.MAX_ROWS`)."""
+        most :data:`~workbench.society.checks.MAX_ROWS`), its prompt in ``wording``."""
         rounds = whole_number(rounds, "rounds", 1, MAX_ROWS, ROWS_WHY)
         round_ = Round(
             topic.claim,
@@ -56,7 +96,11 @@ class OpinionTask(Task):
             info={"claim_true": topic.truth},
         )
         return cls(
-            (round_,) * rounds, name=f"opinion:{topic.name}", preamble=_PREAMBLE, topic=topic
+            (round_,) * rounds,
+            name=f"opinion:{topic.name}",
+            preamble=_WORDINGS[wording]["preamble"] if 0 <= wording < len(_WORDINGS) else "",
+            wording=wording,
+            topic=topic,
         )
 
     def scale(self) -> str:
@@ -68,30 +112,31 @@ class OpinionTask(Task):
 
     def messages(self, observation: Observation, persona: str = "", norm: str = "") -> list[dict]:
         """Chat messages asking one member for its opinion this round."""
+        words = _WORDINGS[self.wording]
+        claim = observation.round.question
         parts = [
-            recollection_text(observation.memory, saw_label="others: "),
+            recollection_text(observation.memory, saw_label="others: ", wording=self.words),
             self.preamble,
-            f'The claim: "{observation.round.question}"',
-            f"Scale: {self.scale()}.",
-            f"Your opinion so far: {self.meaning(observation.answer)}.",
+            words["claim"].format(claim=claim),
+            words["scale"].format(scale=self.scale()),
+            words["own"].format(own=self.meaning(observation.answer)),
         ]
         if not observation.seen:
-            parts.append("No one else's opinion reached you this round.")
+            parts.append(words["alone"])
         elif observation.exchange == "counts":
             counts = [f"{c} chose {self.meaning(o)}" for o, c in observation.counts().items() if c]
-            parts.append("The others' opinions: " + ", ".join(counts) + ".")
+            parts.append(words["counts"].format(counts=", ".join(counts)))
         else:
             parts.append(
-                "The others' opinions:\n"
+                words["others"]
+                + "\n"
                 + "\n".join(f"{who}: {self.meaning(a)}" for who, a in observation.seen)
             )
         said = [(who, self.board[who]) for who, _ in observation.seen if who in self.board]
         if said:
             parts.append("What they wrote:\n" + "\n".join(f'{who}: "{t}"' for who, t in said))
-        parts.append(
-            f'How much do you agree with the claim "{observation.round.question.rstrip(".")}" now? '
-            "Answer with one number: " + ", ".join(LABELS[:-1]) + f" or {LABELS[-1]}."
-        )
+        listed = ", ".join(LABELS[:-1]) + f" or {LABELS[-1]}"
+        parts.append(words["ask"].format(claim=claim.rstrip("."), listed=listed))
         return chat(persona, norm, parts)
 
     def talk_messages(

@@ -291,3 +291,13 @@ def test_name_blind_population_shows_no_prior():
     assert card.score("prior_strength").value == 0.0
     assert card.score("position_bias").value == 0.0
     assert 0.0 <= card.score("converged").value <= 1.0
+
+
+def test_an_executor_gives_the_same_card(conformist_card, tmp_path):
+    from workbench.sweep import executor
+
+    with executor("process", 2) as pool:
+        card = Battery(["rule:conformist:0.3"], "small", seed=0, modules=CONFORMITY).run(
+            tmp_path / "runs.sqlite", pool, progress=False
+        )["rule:conformist:0.3"]
+    assert card.to_json() == conformist_card.to_json()

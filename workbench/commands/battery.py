@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``battery`` (and ``battery compare``) to the CLI."""
     from workbench.battery.protocol import BUDGETS
     from workbench.commands.run import add_model_arguments
-    from workbench.sweep import EXECUTORS
+    from workbench.commands.sweep import add_executor_arguments
 
     p = sub.add_parser(
         "battery",
@@ -55,20 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="folder for the cards (default: workbench-out/battery)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
-    p.add_argument(
-        "--executor", choices=EXECUTORS, default="serial", help="where runs execute (serial)"
-    )
-    p.add_argument(
-        "--workers", type=int, default=None, metavar="N", help="processes (process, dask)"
-    )
-    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT", help="a Dask cluster")
-    p.add_argument(
-        "--store",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="result store (default: $WORKBENCH_STORE or ./workbench-results.sqlite)",
-    )
+    add_executor_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_arguments(p)
     p.set_defaults(handler=_battery)
@@ -100,6 +87,7 @@ def _battery(args: argparse.Namespace) -> int:
         store_for,
         writable_folder,
     )
+    from workbench.commands.sweep import executor_kind
     from workbench.sweep import executor
 
     if not args.model:
@@ -107,11 +95,7 @@ def _battery(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
     gateway_config = gateway_config_from_args(args)
-    if gateway_config.cassette_mode in ("record", "auto") and args.executor != "serial":
-        raise ConfigError(
-            "recording a cassette needs --executor serial; use --cassette-mode replay with "
-            f"{args.executor}"
-        )
+    kind = executor_kind(args, gateway_config)
     battery = Battery(
         args.model,
         args.budget,
@@ -126,13 +110,13 @@ def _battery(args: argparse.Namespace) -> int:
     out = writable_folder(args.out, "--out")
     store = store_for(args)
     live = None
-    if args.executor == "serial":
+    if kind == "serial":
         from workbench.llm import Gateway
 
         live = Gateway(gateway_config)  # one gateway: one cassette, one accounting
     start = time.perf_counter()
     try:
-        with executor(args.executor, args.workers, args.scheduler) as pool:
+        with executor(kind, args.workers, args.scheduler) as pool:
             cards = battery.run(store, pool, progress=not args.no_progress, gateway=live)
     finally:
         if live is not None:

@@ -29,7 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``sweep`` and one sub-parser per study, with flags from its config fields."""
     from workbench.commands.run import add_config_arguments, add_model_arguments
     from workbench.studies import STUDIES
-    from workbench.sweep import EXECUTORS
 
     p = sub.add_parser(
         "sweep",
@@ -57,32 +56,51 @@ def register(sub: argparse._SubParsersAction) -> None:
         sweep.add_argument(
             "--first-seed", type=int, default=0, metavar="S", help="first seed (default: 0)"
         )
-        sweep.add_argument(
-            "--executor", choices=EXECUTORS, default=None, help="where runs execute (serial)"
-        )
-        sweep.add_argument(
-            "--workers",
-            type=int,
-            default=None,
-            metavar="N",
-            help="processes (process, dask); alone, implies --executor process",
-        )
-        sweep.add_argument(
-            "--scheduler",
-            default=None,
-            metavar="tcp://HOST:PORT",
-            help="join a running Dask cluster",
-        )
-        sweep.add_argument(
-            "--store",
-            type=Path,
-            default=None,
-            metavar="PATH",
-            help="result store (default: $WORKBENCH_STORE or ./workbench-results.sqlite)",
-        )
+        add_executor_arguments(sweep)
         sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
         add_model_arguments(sp)
         sp.set_defaults(handler=_sweep)
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--executor``, ``--workers``, ``--scheduler`` and ``--store``: where the runs of a
+    sweep (or a battery) execute and are kept; :func:`executor_kind` reads them back."""
+    from workbench.sweep import EXECUTORS
+
+    parser.add_argument(
+        "--executor", choices=EXECUTORS, default=None, help="where runs execute (serial)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes (process, dask); alone, implies --executor process",
+    )
+    parser.add_argument(
+        "--scheduler", default=None, metavar="tcp://HOST:PORT", help="join a running Dask cluster"
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="result store (default: $WORKBENCH_STORE or ./workbench-results.sqlite)",
+    )
+
+
+def executor_kind(args: argparse.Namespace, gateway) -> str:
+    """The executor the flags name; a one-line error when a cassette would be recorded
+    by parallel runs (they would overwrite each other's recordings)."""
+    kind = args.executor or (
+        "dask" if args.scheduler else "process" if args.workers is not None else "serial"
+    )
+    if gateway.cassette_mode in ("record", "auto") and kind != "serial":
+        raise ConfigError(
+            f"recording a cassette needs --executor serial (parallel runs would overwrite "
+            f"each other's recordings); use --cassette-mode replay with {kind}"
+        )
+    return kind
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -100,15 +118,8 @@ def _sweep(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
     if args.first_seed < 0:
         raise ConfigError(f"--first-seed must be 0 or more, got {args.first_seed}")
-    kind = args.executor or (
-        "dask" if args.scheduler else "process" if args.workers is not None else "serial"
-    )
     gateway = gateway_config_from_args(args)
-    if gateway.cassette_mode in ("record", "auto") and kind != "serial":
-        raise ConfigError(
-            f"recording a cassette needs --executor serial (parallel runs would overwrite "
-            f"each other's recordings); use --cassette-mode replay with {kind}"
-        )
+    kind = executor_kind(args, gateway)
     sweep = Sweep(
         study_cls,
         args.grid,

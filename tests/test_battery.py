@@ -32,6 +32,9 @@ def test_conformist_scores_its_parameter(conformist_card):
     for name in ("conformity_1", "conformity_3", "conformity_8"):
         s = card.score(name)
         assert s.low <= 0.3 <= s.high, (name, s.value, s.low, s.high)
+    assert card.score("conformity_0").value == 0.0  # a truthful judge alone
+    s = card.score("excess_3")
+    assert s.low <= 0.3 <= s.high
     # its probability of the lure is exactly p with a majority and 0 alone
     assert card.score("lure_shift").value == pytest.approx(0.3)
     assert card.score("alone_errors").value == 0.0

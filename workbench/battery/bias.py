@@ -118,7 +118,8 @@ class CollectiveBias(Module):
         return out
 
     def decisions(self, budget: Budget) -> int:
-        per_pair = 2 + budget.populations * 2 * budget.rounds * budget.population
+        # a game plays rounds x N interactions of two decisions, plus one step's overshoot
+        per_pair = 2 + budget.populations * (2 * budget.rounds + 1) * budget.population
         return len(WORDING_INDICES) * budget.pairs * per_pair
 
     def clusters(self, runs: Sequence[tuple[Any, pd.DataFrame]]) -> pd.DataFrame:

@@ -259,7 +259,10 @@ def _sentence(s: Any) -> str:
     text = f"**{s.title}**: {_fmt(s.value)} (95% {_fmt(s.low)} to {_fmt(s.high)})"
     notes = []
     if not _finite(s.value):
-        return text + ": not measured (no valid answers)."
+        return text + (
+            ": not measured: no unit had anything to count for it (no valid answer, or no "
+            "population that converged)."
+        )
     if _finite(s.reference):
         inside = s.low <= s.reference <= s.high
         notes.append(

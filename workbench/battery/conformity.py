@@ -75,6 +75,16 @@ class Conformity(Module):
     baseline = "rule:truthful"
     measures: ClassVar = (
         Measure(
+            "conformity_0",
+            "lure rate alone",
+            "share of valid critical answers equal to the wrong answer a majority would "
+            "give, with no majority: the rate at which the model picks the lure by itself, "
+            "against which conformity must be read",
+            ratio("c0", "n0"),
+            0.01,
+            "Asch 1956: controls erred on under 1% of trials (secondary source)",
+        ),
+        Measure(
             "conformity_1",
             "conformity, majority 1",
             "share of valid critical answers equal to the wrong answer of 1 confederate",
@@ -97,6 +107,16 @@ class Conformity(Module):
             ratio("c8", "n8"),
             _C8,
             _RECALLED,
+        ),
+        Measure(
+            "excess_3",
+            "excess conformity, majority 3",
+            "conformity at majority 3 minus the lure rate alone: how much the majority "
+            "adds to what the model picks by itself",
+            difference(("c3", "n3"), ("c0", "n0")),
+            _C3 - 0.01,
+            _RECALLED + "; the lure rate alone taken as 1%",
+            difference=True,
         ),
         Measure(
             "growth",
@@ -194,6 +214,7 @@ class Conformity(Module):
             )
 
         parts = [
+            cell(public & ~ally & (rows.majority == 0), "c0", "n0"),
             cell(public & ~ally & (rows.majority == 1), "c1", "n1"),
             cell(public & ~ally & (rows.majority == 3), "c3", "n3"),
             cell(public & ~ally & (rows.majority == 8), "c8", "n8"),

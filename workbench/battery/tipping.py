@@ -115,7 +115,8 @@ class Tipping(Module):
         ]
 
     def decisions(self, budget: Budget) -> int:
-        per_run = len(FRACTIONS) * 2 * budget.tipping_rounds * budget.population
+        # rounds x N interactions of two decisions, plus one step's overshoot
+        per_run = len(FRACTIONS) * (2 * budget.tipping_rounds + 1) * budget.population
         return len(WORDING_INDICES) * budget.populations * per_run
 
     def clusters(self, runs: Sequence[tuple[Any, pd.DataFrame]]) -> pd.DataFrame:

@@ -98,7 +98,7 @@ BUDGETS: Mapping[str, Budget] = {
         populations=1,
         population=6,
         rounds=4,
-        tipping_rounds=3,
+        tipping_rounds=2,
         opinion_runs=1,
     ),
     "standard": Budget(

@@ -2,9 +2,10 @@
 
 Populations of the model, on a complete network, discuss a true claim (global warming)
 and a false one (a flat earth) from balanced initial opinions on the five-point scale
-(:class:`~workbench.studies.polarization.PolarizationStudy`). Opinions are read as the
-levels -2..+2 of the answers. A cluster is one discussion (one claim, one run) in one
-wording.
+(:class:`~workbench.studies.polarization.PolarizationStudy`), once with Chuang et al.'s
+open-minded persona and once with their confirmation-bias persona. Opinions are read as
+the levels -2..+2 of the answers. A cluster is one discussion (one claim, one persona,
+one run) in one wording.
 
 References
 ----------
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 __all__ = ["OpinionDynamics"]
 
 TOPICS = ("global_warming", "flat_earth")
+#: Chuang et al.'s two personas: every discussion is held once with each.
+PERSONAS = ("open_minded", "confirmation_bias")
 #: Rounds of every discussion.
 ROUNDS = 3
 
@@ -110,6 +113,7 @@ class OpinionDynamics(Module):
                 config=PolarizationConfig(
                     populations=(model,),
                     topic=TOPICS,
+                    personas=PERSONAS,
                     topologies=("complete",),
                     members=budget.population,
                     rounds=ROUNDS,
@@ -121,13 +125,15 @@ class OpinionDynamics(Module):
         ]
 
     def decisions(self, budget: Budget) -> int:
-        return len(WORDING_INDICES) * len(TOPICS) * budget.opinion_runs * budget.population * ROUNDS
+        personas = len(PERSONAS)
+        talks = len(WORDING_INDICES) * len(TOPICS) * personas * budget.opinion_runs
+        return talks * budget.population * ROUNDS
 
     def clusters(self, runs: Sequence[tuple[Any, pd.DataFrame]]) -> pd.DataFrame:
         rows = []
         for config, decisions in runs:
             frame = decisions.assign(level=decisions.choice.map(_level))
-            for _, talk in frame.groupby(["topic", "replicate"], sort=False):
+            for _, talk in frame.groupby(["topic", "persona", "replicate"], sort=False):
                 first, last = talk.step.min(), talk.step.max()
                 start = talk[talk.step == first].level
                 end = talk[talk.step == last].level

@@ -287,7 +287,8 @@ class Battery:
             runs.append((sweep.config, decisions))
             ids += list(result.runs.run_id)
             if not rule:
-                made = int((decisions.model == model).sum())
+                # the rows the model answered (not the initial opinions a study records)
+                made = int(((decisions.model == model) & (decisions.method != "initial")).sum())
                 used["decisions"] += made
                 bar.update(made)
                 used["prompt_tokens"] += _prompt_tokens(result)

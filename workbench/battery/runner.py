@@ -276,6 +276,7 @@ class Battery:
         runs, ids = [], []
         used = {"decisions": 0, "prompt_tokens": 0}
         for sweep in self._sweeps(module, model):
+            before = _tokens_so_far(gateway)
             result = sweep.run(executor, store, progress=False, gateway=gateway)
             if not result.complete:
                 bad = result.runs[~result.runs.status.isin(("ran", "stored"))].iloc[0]
@@ -291,10 +292,23 @@ class Battery:
                 made = int(((decisions.model == model) & (decisions.method != "initial")).sum())
                 used["decisions"] += made
                 bar.update(made)
-                used["prompt_tokens"] += _prompt_tokens(result)
+                # a shared live gateway keeps one running total, which every run's
+                # metadata repeats; fresh gateways per run keep their own
+                used["prompt_tokens"] += (
+                    _tokens_so_far(gateway) - before
+                    if gateway is not None
+                    else _prompt_tokens(result)
+                )
         clusters = module.clusters(runs)
         rng = generator(seed_for(self.seed, "battery.bootstrap"))
         return score_table(module.name, module.measures, clusters, rng), ids, used
+
+
+def _tokens_so_far(gateway) -> int:
+    """Prompt tokens a live gateway has spent so far (0 without one)."""
+    if gateway is None:
+        return 0
+    return int(gateway.accounting.totals().get("prompt_tokens", 0) or 0)
 
 
 def _prompt_tokens(result) -> int:

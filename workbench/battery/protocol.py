@@ -362,9 +362,9 @@ class Module(ABC):
         """The cluster table of ``runs``: each sweep's config with its decisions table,
         in :meth:`sweeps` order."""
 
+    @abstractmethod
     def decisions(self, budget: Budget) -> int:
         """Most model decisions the module makes for one model (for the plan)."""
-        raise NotImplementedError
 
 
 #: The modules of the protocol, in card order (each registers itself on import).

@@ -12,7 +12,6 @@ baseline is run and scored beside every model.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -224,7 +223,6 @@ class Battery:
             desc="battery",
             unit="decision",
         )
-        start = time.perf_counter()
         scored: dict[tuple[str, str], tuple[list, list[str], dict]] = {}
         everyone = [*self.models, *(b for b in self.baselines() if b not in self.models)]
         try:
@@ -268,7 +266,6 @@ class Battery:
                     "versions": versions(),
                 },
             )
-        self.seconds = time.perf_counter() - start
         return cards
 
     def _module(self, module, model, store, executor, gateway, bar, rule):

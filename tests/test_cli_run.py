@@ -92,10 +92,10 @@ def test_unknown_study_exits_2(capsys):
 def test_ctrl_c_keeps_finished_subjects(tmp_path, capsys, monkeypatch):
     original = AschStudy._run_unit
 
-    def interrupt_third(self, unit, gateway, run_id):
+    def interrupt_third(self, unit, gateway, run_id, **progress):
         if unit.index == 2:
             raise KeyboardInterrupt
-        return original(self, unit, gateway, run_id)
+        return original(self, unit, gateway, run_id, **progress)
 
     monkeypatch.setattr(AschStudy, "_run_unit", interrupt_third)
     assert cli.main(rule_run(tmp_path)) == 130

@@ -49,6 +49,7 @@ __all__ = [
     "StudyFailed",
     "StudyInterrupted",
     "StudyResult",
+    "RoundEvent",
     "Unit",
     "check_study",
     "get_study",
@@ -264,6 +265,7 @@ class Study(ABC):
         workers: int | None = None,
         stop: threading.Event | None = None,
         on_unit: Callable[[Unit, pd.DataFrame], None] | None = None,
+        on_round: Callable[[RoundEvent], None] | None = None,
         deadline: float | None = None,
         max_invalid: float = MAX_INVALID,
     ) -> StudyResult:
@@ -275,7 +277,10 @@ class Study(ABC):
             Where LLM members' requests go; a default gateway when None and the study
             uses an LLM.
         progress : bool
-            Show a tqdm progress bar (one tick per unit).
+            Show a tqdm progress bar counting decisions, with an ETA: its total is the
+            planned decisions (:meth:`planned_rounds` x the members of each unit, model
+            members only when the study uses a model), refined as units start and end;
+            it moves after every round.
         workers : int or None
             Threads running units at once; the gateway's concurrency by default (1 for
             rule-only studies).
@@ -286,6 +291,11 @@ class Study(ABC):
         on_unit : callable or None
             Called as ``on_unit(unit, decisions)`` in the calling thread when a unit
             finishes (progress displays).
+        on_round : callable or None
+            Called as ``on_round(event)`` with a :class:`RoundEvent` after every round
+            of every unit (live displays). It runs in the worker thread of that unit,
+            while its society waits, so ``event.society`` may be read safely; keep it
+            short (it delays that unit) and do not write to the society.
         deadline : float or None
             Seconds the whole run may take; past them its model calls are cancelled and
             the run ends as incomplete, keeping the finished units (``--deadline``).
@@ -334,9 +344,12 @@ class Study(ABC):
         start = time.perf_counter()
         frames: dict[int, pd.DataFrame] = {}
         status, error, cause = "complete", None, None
-        bar = tqdm(total=len(units), disable=not progress, desc=self.name, unit="unit")
+        tracker = _Progress(self, units, uses_llm, on_round, start)
+        bar = tqdm(total=0, disable=not progress, desc=self.name, unit="decision")
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name)
-        futures = {pool.submit(self._run_unit, u, gateway, run_id): u for u in units}
+        futures = {
+            pool.submit(self._run_unit, u, gateway, run_id, tracker=tracker): u for u in units
+        }
         try:
             pending = set(futures)
             while pending:
@@ -344,9 +357,10 @@ class Study(ABC):
                 for future in done:
                     unit = futures[future]
                     frames[unit.index] = future.result()
-                    bar.update()
+                    tracker.finished(unit, frames[unit.index])
                     if on_unit is not None:
                         on_unit(unit, frames[unit.index])
+                tracker.show(bar)
                 if stop is not None and stop.is_set() and pending:
                     raise KeyboardInterrupt
                 if deadline is not None and time.perf_counter() - start > deadline and pending:
@@ -360,6 +374,8 @@ class Study(ABC):
                 if gateway is not None:
                     gateway.halt(error or "the run stopped")
             pool.shutdown(wait=True, cancel_futures=True)
+            if status == "complete" and sys.exc_info()[0] is None:
+                tracker.show(bar)
             bar.close()
             if gateway is not None:
                 gateway.resume()
@@ -398,8 +414,27 @@ class Study(ABC):
         """
         return society.run()
 
-    def _run_unit(self, unit: Unit, gateway: Gateway | None, run_id: str) -> pd.DataFrame:
-        return self.play(self.build(unit, gateway, run_id), unit)
+    def planned_rounds(self, unit: Unit, society: Society) -> int:
+        """Rounds (society steps) ``unit`` is expected to play: the progress bar's plan.
+
+        The default is one pass over the task's rounds, what the default :meth:`play`
+        does; a study whose :meth:`play` stops on a rule returns its upper bound (the
+        bar's total shrinks when the unit ends early).
+        """
+        return len(society.task)
+
+    def _run_unit(
+        self,
+        unit: Unit,
+        gateway: Gateway | None,
+        run_id: str,
+        *,
+        tracker: _Progress | None = None,
+    ) -> pd.DataFrame:
+        society = self.build(unit, gateway, run_id)
+        if tracker is not None:
+            tracker.watch(unit, society)
+        return self.play(society, unit)
 
     def _result(
         self, seed, run_id, frames, units, gateway, start, status, error=None
@@ -425,6 +460,172 @@ class Study(ABC):
         return StudyResult(
             self.name, run_id, seed, self.config, decisions, summary, metadata, status, calls
         )
+
+
+@dataclass(frozen=True)
+class RoundEvent:
+    """What :meth:`Study.run` tells its ``on_round`` callback after each round of a unit.
+
+    Attributes
+    ----------
+    unit : Unit
+        The unit that played the round.
+    label : str
+        The unit in words: its condition fields and replicate (``"majority=3 #1"``).
+    round : int
+        The round (society step, 1-based) just played.
+    rows : int
+        Rows in this unit's decisions table so far (every member, rule ones too).
+    decisions_done : int
+        Decisions counted so far in the whole run (model decisions when the study uses a
+        model, else every decision): what the progress bar shows.
+    decisions_planned : int
+        The run's planned decisions, the same way counted (an estimate until every unit
+        has started; exact once every unit has finished).
+    units_done : int
+        Units finished so far (this one not included).
+    units : int
+        Units in the run.
+    elapsed : float
+        Seconds since the run started.
+    society : Society
+        The unit's society, paused after this round: ``society.decisions`` is its table
+        so far, ``event.new_rows()`` the rows of this round.
+    first_row : int
+        Index of this round's first row in the unit's decisions table.
+    """
+
+    unit: Unit
+    label: str
+    round: int
+    rows: int
+    decisions_done: int
+    decisions_planned: int
+    units_done: int
+    units: int
+    elapsed: float
+    society: Society = field(repr=False)
+    first_row: int = 0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds the run still needs at its rate so far (None before any decision)."""
+        if self.decisions_done <= 0:
+            return None
+        left = max(self.decisions_planned - self.decisions_done, 0)
+        return self.elapsed / self.decisions_done * left
+
+    def new_rows(self) -> pd.DataFrame:
+        """The decisions rows this round added to the unit's table."""
+        return self.society.decisions.iloc[self.first_row : self.rows]
+
+
+def unit_label(unit: Unit) -> str:
+    """A unit in words: its condition fields and replicate, e.g. ``"majority=3 #1"``."""
+    parts = [f"{k}={_cell_text(v)}" for k, v in unit.conditions.items()]
+    return " ".join([*parts, f"#{unit.replicate + 1}"])
+
+
+def _cell_text(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value) or "none"
+    return str(value)
+
+
+class _Progress:
+    """Decisions done and planned over the units of one run, for the bar and ``on_round``.
+
+    A unit's plan is its counted members x :meth:`Study.planned_rounds` once it is built
+    (then, after each round, what it did so far plus its mean per round over the rounds
+    left; exactly what it did once it ends); a unit not yet built is planned as the mean
+    of those that are. Units run in worker threads; counts are kept under a lock.
+    """
+
+    def __init__(self, study: Study, units: list[Unit], models_only: bool, on_round, start):
+        self.study = study
+        self.units = len(units)
+        self.models_only = models_only
+        self.on_round = on_round
+        self.start = start
+        self.lock = threading.Lock()
+        self.planned: dict[int, int] = {}
+        self.done: dict[int, int] = {}
+        self.units_done = 0
+
+    def watch(self, unit: Unit, society: Society) -> None:
+        """Count ``society``'s decisions after each of its rounds (wraps its ``step``)."""
+        counted = {
+            m.unique_id for m in society.members if not (self.models_only and m.person.is_rule)
+        }
+        rounds = max(int(self.study.planned_rounds(unit, society)), 0)
+        table = society.datacollector.tables["decisions"]
+        with self.lock:
+            self.planned[unit.index] = len(counted) * rounds
+            self.done[unit.index] = 0
+        state = {"rows": len(table["member"]), "rounds": 0}
+        step = society.step
+        label = unit_label(unit)
+
+        def counted_step() -> None:
+            step()
+            members = table["member"]
+            first = state["rows"]
+            new = sum(1 for i in range(first, len(members)) if members[i] in counted)
+            state["rows"], state["rounds"] = len(members), state["rounds"] + 1
+            with self.lock:
+                done = self.done[unit.index] = self.done[unit.index] + new
+                per_round = done / state["rounds"]
+                left = max(rounds - state["rounds"], 0)
+                self.planned[unit.index] = max(done + round(per_round * left), done)
+                done_all, planned_all = self._totals()
+                units_done = self.units_done
+            if self.on_round is not None:
+                self.on_round(
+                    RoundEvent(
+                        unit,
+                        label,
+                        society.steps,
+                        len(members),
+                        done_all,
+                        planned_all,
+                        units_done,
+                        self.units,
+                        time.perf_counter() - self.start,
+                        society,
+                        first,
+                    )
+                )
+
+        society.step = counted_step  # Society.run and every schedule's play call step()
+
+    def finished(self, unit: Unit, decisions: pd.DataFrame) -> None:
+        """``unit`` ended: its plan becomes what it did."""
+        with self.lock:
+            self.units_done += 1
+            if unit.index in self.done:
+                self.planned[unit.index] = self.done[unit.index]
+            else:  # a study whose _run_unit does not build through watch: count rows
+                rows = len(decisions)
+                if self.models_only and "method" in decisions:
+                    rows = int((decisions["method"] != "rule").sum())
+                self.planned[unit.index] = self.done[unit.index] = rows
+
+    def _totals(self) -> tuple[int, int]:
+        done = sum(self.done.values())
+        known = list(self.planned.values())
+        unknown = self.units - len(known)
+        mean = sum(known) / len(known) if known else 0
+        return done, sum(known) + round(mean * unknown)
+
+    def show(self, bar: Any) -> None:
+        """Bring the tqdm ``bar`` up to date (from the calling thread)."""
+        with self.lock:
+            done, planned = self._totals()
+        if bar.disable or (bar.n == done and bar.total == planned):
+            return
+        bar.total = max(planned, done)
+        bar.n = done
+        bar.refresh()
 
 
 def _local_sequential(models: list[str]) -> bool:

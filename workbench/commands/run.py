@@ -3,7 +3,8 @@
 Every field of the study's config dataclass is a flag (``--majority 0,1,3,8``); the
 common flags choose the seed, the output folder, the cassette, the gateway's concurrency
 and the result store. The run shows a progress bar, prints the summary table, writes
-``<study>_summary.csv``, ``<study>_decisions.csv`` and ``<study>.png`` into ``--out`` and
+``<study>_summary.csv``, ``<study>_decisions.csv`` and ``<study>.png`` (``--format svg``
+or ``pdf``; ``--dpi``, 200 by default) into ``--out`` and
 stores the run in the result store. Everything that can be checked (flags, ``--out``,
 the store's folder, then each remote model) is checked before the first model call. The
 run is stored before its outputs are written, so a full disk or a bad ``--out`` loses
@@ -43,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         sp = studies.add_parser(name, help=doc, description=doc)
         add_config_arguments(sp, study.Config)
         add_run_arguments(sp)
+        add_figure_arguments(sp)
         sp.set_defaults(handler=_run)
 
 
@@ -60,16 +62,28 @@ def _parser_of(spec):
     return parse
 
 
+#: The one name a flag has across studies, for config fields that some studies call
+#: otherwise: the field keeps its own flag too (``--replicates`` and ``--runs``).
+FLAG_ALIASES = {
+    "replicates": "--runs",  # sandbox: societies per condition, --runs everywhere else
+    "k": "--degree",  # sandbox: neighbours per node, --degree everywhere else
+    "sizes": "--members",  # conventions: population sizes, --members everywhere else
+}
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
     """Add one ``--flag`` per field of the dataclass ``config_cls`` (defaults from the class).
 
     Every flag's text is read by :func:`workbench.config.parse` (the one text-to-value
     conversion of the project): lists are comma-separated (``none`` for an empty list of
-    numbers), booleans are ``--flag`` / ``--no-flag``.
+    numbers), booleans are ``--flag`` / ``--no-flag``. A field named otherwise than in
+    the other studies also answers to the common name (:data:`FLAG_ALIASES`).
     """
     from workbench import config
 
-    for spec in config.fields_of(config_cls).values():
+    specs = config.fields_of(config_cls)
+    flags = {spec.flag for spec in specs.values()}
+    for spec in specs.values():
         help_ = spec.help
         if spec.kind is bool and not spec.many and not spec.optional:
             parser.add_argument(
@@ -77,8 +91,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> N
             )
             continue
         shown = config.to_text(spec.default)
+        alias = FLAG_ALIASES.get(spec.name)
+        names = [spec.flag] if alias is None or alias in flags else [alias, spec.flag]
         parser.add_argument(
-            spec.flag,
+            *names,
             type=_parser_of(spec),
             default=spec.default,
             dest=spec.name,
@@ -178,8 +194,70 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(config: type, args: argparse.Namespace) -> Any:
-    """Build the dataclass ``config`` from parsed flags."""
-    return config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config)})
+    """Build the dataclass ``config`` from parsed flags (checked by its fields).
+
+    A check that names a field by its Python name (``majority sizes must be ...``) is
+    reported with the flag's name (``--majority sizes must be ...``).
+    """
+    try:
+        return config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config)})
+    except ConfigError as exc:
+        raise ConfigError(_with_flag(str(exc), config)) from None
+
+
+def _with_flag(message: str, config: type) -> str:
+    from workbench import config as fields
+
+    for name, spec in sorted(fields.fields_of(config).items(), key=lambda kv: -len(kv[0])):
+        if message.startswith((f"{name} ", f"{name}:")):
+            return spec.flag + message[len(name) :]
+    return message
+
+
+#: Figure formats of ``--format``; ``--dpi`` is the resolution of PNG (and of the raster
+#: parts of SVG and PDF).
+FIGURE_FORMATS = ("png", "svg", "pdf")
+DEFAULT_DPI = 200
+
+
+def add_figure_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--format`` and ``--dpi``: how a command writes its figures."""
+    group = parser.add_argument_group("figures")
+    group.add_argument(
+        "--format",
+        dest="figure_format",
+        choices=FIGURE_FORMATS,
+        default="png",
+        help="file format of the figures (default: png)",
+    )
+    group.add_argument(
+        "--dpi",
+        type=int,
+        default=DEFAULT_DPI,
+        metavar="N",
+        help=f"dots per inch of PNG figures, 50 to 1200 (default: {DEFAULT_DPI})",
+    )
+
+
+def check_figure_arguments(args: argparse.Namespace) -> None:
+    """A one-line :class:`ConfigError` for a ``--dpi`` out of range."""
+    dpi = getattr(args, "dpi", DEFAULT_DPI)
+    if not 50 <= dpi <= 1200:
+        raise ConfigError(f"--dpi must be from 50 to 1200, got {dpi}")
+
+
+def save_figure(fig, out: Path, stem: str, args: argparse.Namespace | None = None) -> Path:
+    """Write ``fig`` as ``out/<stem>.<format>`` at the flags' resolution and close it."""
+    import matplotlib.pyplot as plt
+
+    kind = getattr(args, "figure_format", "png") if args is not None else "png"
+    dpi = getattr(args, "dpi", DEFAULT_DPI) if args is not None else DEFAULT_DPI
+    path = out / f"{stem}.{kind}"
+    try:
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return path
 
 
 def gateway_config_from_args(args: argparse.Namespace):
@@ -256,6 +334,7 @@ def _run(args: argparse.Namespace) -> int:
     study = study_cls(config_from_args(study_cls.Config, args), seed=args.seed)
     if args.seed is not None:
         check_seed(args.seed)
+    check_figure_arguments(args)
     limits = limits_from_args(args)
     gateway_config = gateway_config_from_args(args)
     # Everything that can be checked is checked before the first model call.
@@ -267,18 +346,18 @@ def _run(args: argparse.Namespace) -> int:
     try:
         result = study.run(gateway, progress=not args.no_progress, **limits)
     except StudyInterrupted as stop:
-        _keep(study, stop.result, store, out if args.out else out / stop.result.run_id)
+        _keep(study, stop.result, store, out if args.out else out / stop.result.run_id, args)
         raise
     except StudyFailed as failed:
-        _keep(study, failed.result, store, out if args.out else out / failed.result.run_id)
+        _keep(study, failed.result, store, out if args.out else out / failed.result.run_id, args)
         raise
     finally:
         gateway.close()
-    _keep(study, result, store, out if args.out else out / result.run_id)
+    _keep(study, result, store, out if args.out else out / result.run_id, args)
     return 0
 
 
-def _keep(study, result, store, out: Path) -> None:
+def _keep(study, result, store, out: Path, args: argparse.Namespace | None = None) -> None:
     """Store ``result`` first, then write its tables and plot into ``out`` and report.
 
     A run that did not complete is stored with its status and error, so nothing that
@@ -288,7 +367,6 @@ def _keep(study, result, store, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     stored = ""
     if store is not None:
@@ -301,11 +379,7 @@ def _keep(study, result, store, out: Path) -> None:
         paths = result.save(out)
         fig = study.plot(result) if not result.summary.empty else None
         if fig is not None:  # a study may have no plot
-            paths["plot"] = out / f"{study.name}.png"
-            try:
-                fig.savefig(paths["plot"], dpi=120)
-            finally:
-                plt.close(fig)
+            paths["plot"] = save_figure(fig, out, study.name, args)
     except (OSError, ConfigError) as exc:
         message = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise ConfigError(f"cannot write the outputs to {out} ({message}){stored}") from None

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.battery import PROTOCOL, Battery, compare, load_card
+from workbench.battery import BUDGETS, PROTOCOL, Battery, compare, load_card
 from workbench.battery.protocol import Measure, ratio, score_table
 from workbench.cli import main
 from workbench.errors import ConfigError
@@ -281,7 +281,7 @@ def test_degroot_susceptibility_is_exact():
     card = Battery(["rule:degroot"], "small", seed=4, modules=["opinion"]).run(progress=False)[
         "rule:degroot"
     ]
-    n = 6
+    n = BUDGETS["small"].population
     assert card.score("susceptibility").value == pytest.approx((n - 1) / n)
     assert card.score("diversity_change").value < 0  # averaging shrinks the spread
 
@@ -303,3 +303,106 @@ def test_an_executor_gives_the_same_card(conformist_card, tmp_path):
             tmp_path / "runs.sqlite", pool, progress=False
         )["rule:conformist:0.3"]
     assert card.to_json() == conformist_card.to_json()
+
+
+# --- person vs situation, persistence ---------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3, 0.8])
+def test_conformist_pull_is_emergent_and_does_not_persist(p):
+    # rule:conformist:p gives the majority's answer with probability p when it sees one
+    # and the truth alone: the emergent effect and the social shift are p exactly, and
+    # nothing is left once the others are gone (the rule does not read its memory)
+    model = f"rule:conformist:{p:g}"
+    card = Battery([model], "small", seed=2, modules=["person", "persistence"]).run(progress=False)[
+        model
+    ]
+    assert card.score("emergent").value == pytest.approx(p)
+    assert card.score("social_shift").value == pytest.approx(p)
+    assert card.score("memory_shift").value == pytest.approx(0.0)
+    assert card.score("persona_gap").value == pytest.approx(0.0)
+    # a rule ignores persona and norm: nothing varies, so no share can be given
+    assert np.isnan(card.score("person_share").value)
+    if p > 0:
+        assert card.score("persistence").value == pytest.approx(0.0)
+
+
+def test_persistence_shares_the_person_modules_runs():
+    battery = Battery(["local/qwen2.5-coder-1.5b"], "small", seed=0)
+    plan = battery.plan().set_index("module")
+    assert plan.loc["persistence", "decisions"] == 0  # its runs are the person module's
+    assert plan.loc["person", "decisions"] > 0
+    alone = Battery(["local/qwen2.5-coder-1.5b"], "small", seed=0, modules=["persistence"])
+    assert alone.plan().decisions.sum() > 0  # on its own it makes them
+
+
+def test_person_shares_are_the_anova_omega_squared():
+    # the battery's bootstrappable omega squared (from cell sums) equals the
+    # decomposition toolkit's on the same per-run table
+    from workbench.analysis import decompose
+    from workbench.battery.person import CELLS, NORMS, PERSONAS, PersonSituation
+
+    rng = np.random.default_rng(3)
+    rows, runs = [], []
+    for rep in range(6):
+        row = {"wording": rep % 3} | {f"{k}{i}{j}": 0.0 for k in "SQNAM" for i, j in CELLS}
+        for i, j in CELLS:
+            y = 0.2 + 0.3 * i + 0.1 * j + 0.2 * i * j + rng.normal(0, 0.1)
+            row[f"S{i}{j}"] += y
+            row[f"Q{i}{j}"] += y * y
+            row[f"N{i}{j}"] += 1
+            runs.append({"person": PERSONAS[i], "norm": NORMS[j], "outcome": y, "run": rep})
+        rows.append(row)
+    sums = pd.DataFrame(rows).drop(columns="wording").sum()
+    table = decompose(pd.DataFrame(runs), "outcome", person="person", situation=["norm"]).table
+    omega = table.set_index("component")["omega_sq"]
+    measures = {m.name: m for m in PersonSituation.measures}
+    for name, component in [
+        ("person_share", "person"),
+        ("situation_share", "situation"),
+        ("interaction_share", "person x situation"),
+    ]:
+        assert float(measures[name].formula(sums)) == pytest.approx(omega[component])
+
+
+def _line_model(request):
+    """A scripted model: the wrong answer's probability is 0.1 alone, 0.6 when others
+    give it now (0.8 as a team player), 0.35 when only its memory shows them."""
+    import re
+
+    from workbench.testing import leaning
+
+    text = "\n".join(m["content"] for m in request.messages)
+    lengths = {k: int(v) for k, v in re.findall(r"([AB]) (?:is|measures) (\d+) cm", text)}
+    lure = min(lengths, key=lengths.get)
+    if "answered: " in text:
+        p = 0.8 if "team player" in text else 0.6
+    elif "Participant" in text:
+        p = 0.35
+    else:
+        p = 0.1
+    return lure if p > 0.5 else next(o for o in request.options if o != lure), leaning(
+        request.options, lure, p
+    )
+
+
+def test_person_and_persistence_read_a_scripted_model():
+    from workbench.testing import ScriptedGateway
+
+    gateway = ScriptedGateway(_line_model)
+    card = Battery(["openai/scripted"], "small", seed=3, modules=["person", "persistence"]).run(
+        progress=False, gateway=gateway
+    )["openai/scripted"]
+    assert card.score("emergent").value == pytest.approx(0.6)  # (0.5 + 0.7) / 2
+    assert card.score("persona_gap").value == pytest.approx(0.2)
+    assert card.score("norm_gap").value == pytest.approx(0.0)
+    assert card.score("person_share").value == pytest.approx(1.0)  # only the persona varies
+    assert card.score("situation_share").value == pytest.approx(0.0, abs=1e-9)
+    assert card.score("social_shift").value == pytest.approx(0.6)
+    assert card.score("memory_shift").value == pytest.approx(0.25)
+    assert card.score("persistence").value == pytest.approx(0.25 / 0.6)
+    # the probe's asks went through the gateway: two per social cell, after its rounds
+    assert (
+        card.spent["decisions"]
+        == Battery(["openai/scripted"], "small", modules=["person"]).plan().decisions.sum()
+    )

@@ -8,11 +8,12 @@ from the project's studies and writes a social-behaviour :class:`Card` per model
 >>> cards = Battery(["rule:conformist:0.3"], budget="small", seed=1).run()  # doctest: +SKIP
 
 Each module (:data:`MODULES`) runs one phenomenon: conformity (Asch), collective bias
-(conventions), opinion dynamics. Every prompt is asked in three wordings
-(:data:`~workbench.society.task.WORDINGS`); every score has a 95% cluster-bootstrap
-interval, its spread across wordings (flagged when the wording moves it more than
-sampling does), the module's rule baseline and, where one exists, the human or published
-reference. ``docs/battery.md`` defines every score.
+(conventions), tipping (committed minority), opinion dynamics, person vs situation (a
+persona x norm factorial through :class:`~workbench.Design`) and persistence. Every
+prompt is asked in three wordings (:data:`~workbench.society.task.WORDINGS`); every score
+has a 95% cluster-bootstrap interval, its spread across wordings (flagged when the
+wording moves it more than sampling does), the module's rule baseline and, where one
+exists, the human or published reference. ``docs/battery.md`` defines every score.
 """
 
 from workbench.battery.card import SCHEMA, Card, load_card

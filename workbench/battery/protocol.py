@@ -45,7 +45,7 @@ __all__ = [
 
 #: The protocol's version. Bump it with any change to a prompt, a measure, a budget or a
 #: seed: cards carry it, and cards of different versions are never compared.
-PROTOCOL = "battery-v1"
+PROTOCOL = "battery-v2"
 
 #: Bootstrap resamples per score.
 RESAMPLES = 2000
@@ -69,13 +69,19 @@ class Budget:
     populations : int
         Convention populations per wording.
     population : int
-        Members per convention population.
+        Members per convention population and per opinion society.
     rounds : int
         Most population rounds of a convention game.
+    minority_population : int
+        Members per population of the tipping module (a multiple of 6, so that each
+        committed fraction is a whole number of members).
     tipping_rounds : int
         Population rounds played after a committed minority arrives.
     opinion_runs : int
         Opinion societies per wording.
+    design_seeds : int
+        Replicates per wording of the person x situation factorial (each runs all its
+        cells; its social cells are also the persistence module's runs).
     """
 
     name: str
@@ -84,8 +90,10 @@ class Budget:
     populations: int
     population: int
     rounds: int
+    minority_population: int
     tipping_rounds: int
     opinion_runs: int
+    design_seeds: int
 
 
 #: The budgets. ``small`` fits a 1.5B embedded model in 30 minutes on 2 cores;
@@ -96,10 +104,12 @@ BUDGETS: Mapping[str, Budget] = {
         subjects=2,
         pairs=2,
         populations=1,
-        population=6,
+        population=4,
         rounds=4,
+        minority_population=6,
         tipping_rounds=2,
         opinion_runs=1,
+        design_seeds=2,
     ),
     "standard": Budget(
         "standard",
@@ -108,8 +118,10 @@ BUDGETS: Mapping[str, Budget] = {
         populations=2,
         population=12,
         rounds=12,
+        minority_population=12,
         tipping_rounds=10,
         opinion_runs=3,
+        design_seeds=6,
     ),
 }
 
@@ -368,7 +380,7 @@ class Module(ABC):
 
 
 #: The modules of the protocol, in card order (each registers itself on import).
-ORDER = ("conformity", "bias", "tipping", "opinion")
+ORDER = ("conformity", "bias", "tipping", "opinion", "person", "persistence")
 
 
 def _load_modules() -> None:

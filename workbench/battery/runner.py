@@ -158,10 +158,16 @@ class Battery:
 
         rows = []
         for model in self.models:
+            planned: set[str] = set()
             for module in self.modules:
                 sweeps = self._sweeps(module, model)
+                ids = {r.run_id for s in sweeps for r in s.runs()}
+                # a module whose runs an earlier one makes (persistence reads the person
+                # module's social cells) spends nothing of its own
+                shared = ids <= planned
+                planned |= ids
                 rule = is_rule(model)
-                decisions = 0 if rule else module.decisions(self.budget)
+                decisions = 0 if rule or shared else module.decisions(self.budget)
                 tokens = decisions * _tokens_per_decision(sweeps[0], model) if decisions else 0
                 estimate, unit = _estimate(model, decisions, tokens)
                 rows.append(
@@ -224,6 +230,7 @@ class Battery:
             unit="decision",
         )
         scored: dict[tuple[str, str], tuple[list, list[str], dict]] = {}
+        self._done: dict[str, Any] = {}  # run id -> its sweep's result, within this run
         everyone = [*self.models, *(b for b in self.baselines() if b not in self.models)]
         try:
             for model in everyone:
@@ -274,8 +281,15 @@ class Battery:
         runs, ids = [], []
         used = {"decisions": 0, "prompt_tokens": 0}
         for sweep in self._sweeps(module, model):
+            key = ",".join(r.run_id for r in sweep.runs())
+            if key in self._done:  # another module's runs: scored again, not run again
+                result = self._done[key]
+                runs.append((sweep.config, result.decisions()))
+                ids += list(result.runs.run_id)
+                continue
             before = _tokens_so_far(gateway)
             result = sweep.run(executor, store, progress=False, gateway=gateway)
+            self._done[key] = result
             if not result.complete:
                 bad = result.runs[~result.runs.status.isin(("ran", "stored"))].iloc[0]
                 raise BatteryError(

@@ -104,7 +104,7 @@ class Tipping(Module):
                 seeds=[wording_seed(seed, w)],
                 config=MinorityConfig(
                     populations=(model,),
-                    members=budget.population,
+                    members=budget.minority_population,
                     committed=FRACTIONS,
                     runs=budget.populations,
                     horizon=float(budget.tipping_rounds),
@@ -116,7 +116,7 @@ class Tipping(Module):
 
     def decisions(self, budget: Budget) -> int:
         # rounds x N interactions of two decisions, plus one step's overshoot
-        per_run = len(FRACTIONS) * (2 * budget.tipping_rounds + 1) * budget.population
+        per_run = len(FRACTIONS) * (2 * budget.tipping_rounds + 1) * budget.minority_population
         return len(WORDING_INDICES) * budget.populations * per_run
 
     def clusters(self, runs: Sequence[tuple[Any, pd.DataFrame]]) -> pd.DataFrame:

@@ -3,12 +3,12 @@
 Re-randomises experiments on Watts-Strogatz societies (degree 4, rewiring 0.1) whose
 direct (1.0) and spillover (0.5) effects are known exactly, through
 :func:`workbench.analysis.diagnosis.diagnose` (``y_i = base_i + 1.0 z_i + 0.5 exposed_i +
-noise e_i``, exposure: at least half of the neighbours treated; the Monte Carlo loop that
-``tests/test_causal_coverage.py`` runs at a smaller size), and prints per
-size N, design, noise and interval method the coverage of the 95% intervals of both
-estimators for the direct, spillover and total effects, with the share of runs in which
-the contrast is defined (its conditions hold at least 2 units) and the Monte Carlo
-standard error, then the load average. Designs: Bernoulli(0.5) over nodes; clusters of
+noise e_i``, exposure: at least half of the neighbours treated; the Monte Carlo check in
+``tests/support/coverage.py`` that ``tests/test_causal_coverage.py`` runs at a smaller
+size), and prints per size N, design, noise and interval method the coverage of the 95%
+intervals of both estimators for the direct, spillover and total effects, with the share
+of runs in which the contrast is defined (its conditions hold at least 2 units) and the
+Monte Carlo standard error, then the load average. Designs: Bernoulli(0.5) over nodes; clusters of
 two ring neighbours treated with probability 0.5. ``noise`` 0 = deterministic members,
 1 = members sampling at a temperature (base sd 1).
 
@@ -24,53 +24,20 @@ import sys
 import time
 from pathlib import Path
 
-import networkx as nx
-import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT.parent / "tests"))
 from _bench import machine  # noqa: E402
+from support.coverage import EFFECTS, coverage_cells  # noqa: E402
 
-from workbench.analysis.causal import (  # noqa: E402
-    BernoulliDesign,
-    ClusterDesign,
-    exposure_probabilities,
-)
-from workbench.analysis.diagnosis import diagnose  # noqa: E402
-
-TRUTH = {"direct": 1.0, "spillover": 0.5, "total": 1.5}
+TRUTH = {**EFFECTS, "total": sum(EFFECTS.values())}
 
 
 def cell(n: int, kind: str, noise: float, interval: str, sims: int, resamples: int, seed: int):
-    """(estimand, estimator) -> (coverage, runs with an interval), and seconds per run."""
-    graph = nx.watts_strogatz_graph(n, 4, 0.1, seed=seed)
-    if kind == "bernoulli":
-        design = BernoulliDesign(0.5)
-    else:
-        design = ClusterDesign(0.5, {v: v // 2 for v in graph})
-    probs = exposure_probabilities(graph, design, "fraction", 0.5, seed=seed)
-    rng = np.random.default_rng(seed)
-    base = dict(zip(graph, rng.normal(1.0, 1.0, n), strict=True))
+    """(estimand, estimator) -> (coverage, runs with an interval), and seconds per run
+    (the exposure probabilities included)."""
     start = time.perf_counter()
-    table = diagnose(
-        graph,
-        design,
-        {"direct": TRUTH["direct"], "spillover": TRUTH["spillover"]},
-        n_sims=sims,
-        seed=rng,
-        noise=noise,
-        base=base,
-        mapping="fraction",
-        threshold=0.5,
-        probabilities=probs,
-        estimands=tuple(TRUTH),
-        interval=interval,
-        resamples=resamples,
-        naive=False,
-    )
-    cells = {
-        (row.estimand, row.estimator): (row.coverage, round(row.defined * row.n_sims))
-        for row in table.itertuples()
-    }
+    cells = coverage_cells(n, kind, noise, seed, sims=sims, resamples=resamples, interval=interval)
     return cells, (time.perf_counter() - start) / sims
 
 

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from support.invalid import spoil
 from support.scripted import ScriptedGateway, always, one_hot
 
 from workbench.errors import ConfigError
@@ -160,20 +161,6 @@ RATES = [
 KEYS = ["norm", "persona", "majority", "ally"]
 
 
-def spoil(decisions, rows):
-    """``decisions`` with ``rows`` turned into what an unreadable model answer records."""
-    out = decisions.astype({"choice": object, "correct": object})
-    out.loc[rows, "valid"] = False
-    out.loc[rows, "choice"] = None
-    out.loc[rows, "correct"] = None
-    out.loc[rows, "method"] = "invalid"
-    out["probabilities"] = [
-        (0.0,) * len(o) if bad else p
-        for p, o, bad in zip(out.probabilities, out.options, rows, strict=True)
-    ]
-    return out
-
-
 def test_invalid_answers_are_left_out_of_every_rate_and_counted():
     study = AschStudy(AschConfig(model="rule:conformist:0.4", **RULE), seed=4)
     result = study.run()
@@ -183,7 +170,7 @@ def test_invalid_answers_are_left_out_of_every_rate_and_counted():
     # subject 0 under three confederates loses every critical answer: it is no subject
     # who "never conformed", it is left out of at_least_once and never
     rows |= subject & (d.majority == 3) & ~d.ally & (d.subject == 0) & d.critical
-    bad = spoil(d, rows)
+    bad = spoil(d, rows, also=("correct",), probabilities=True)
     summary = study.summarize(bad, result.seed)
     alone = study.summarize(bad[bad.valid.astype(bool)], result.seed)
     pd.testing.assert_frame_equal(summary[RATES], alone[RATES])

@@ -24,61 +24,19 @@ from __future__ import annotations
 
 import math
 
-import networkx as nx
 import numpy as np
 import pytest
+from support.coverage import coverage_cells, society
 
-from workbench.analysis.causal import (
-    BernoulliDesign,
-    ClusterDesign,
-    Design,
-    exposure,
-    exposure_probabilities,
-)
-from workbench.analysis.diagnosis import diagnose
+from workbench.analysis.causal import exposure
 
 SIMS = 400
 RESAMPLES = 120  # re-randomisations per interval: exact p-values need no more
-EFFECTS = {"direct": 1.0, "spillover": 0.5}
-
-
-def _society(n_nodes: int, kind: str, seed: int) -> tuple[nx.Graph, Design]:
-    graph = nx.watts_strogatz_graph(n_nodes, 4, 0.1, seed=seed)
-    if kind == "bernoulli":
-        return graph, BernoulliDesign(0.5)
-    # pairs of ring neighbours: direct and spillover stay estimable
-    return graph, ClusterDesign(0.5, {v: v // 2 for v in graph})
-
-
-def _coverage(n_nodes: int, kind: str, noise: float, seed: int) -> dict:
-    """(estimand, estimator) -> (coverage, runs with an interval)."""
-    graph, design = _society(n_nodes, kind, seed)
-    probs = exposure_probabilities(graph, design, "fraction", 0.5, seed=seed)
-    rng = np.random.default_rng(seed)
-    base = dict(zip(graph, rng.normal(1.0, 1.0, n_nodes), strict=True))
-    table = diagnose(
-        graph,
-        design,
-        EFFECTS,
-        n_sims=SIMS,
-        seed=rng,
-        noise=noise,
-        base=base,
-        mapping="fraction",
-        threshold=0.5,
-        probabilities=probs,
-        resamples=RESAMPLES,
-        naive=False,
-    )
-    return {
-        (row.estimand, row.estimator): (row.coverage, round(row.defined * row.n_sims))
-        for row in table.itertuples()
-    }
 
 
 @pytest.mark.parametrize("kind", ["bernoulli", "cluster"])
 def test_simulated_exposure_is_the_graphs(kind):
-    graph, design = _society(24, kind, seed=3)
+    graph, design = society(24, kind, seed=3)
     rng = np.random.default_rng(3)
     for _ in range(20):
         z = design.draw(graph, rng)
@@ -93,7 +51,8 @@ def test_simulated_exposure_is_the_graphs(kind):
 @pytest.mark.parametrize("kind", ["bernoulli", "cluster"])
 @pytest.mark.parametrize("n_nodes", [24, 60])
 def test_randomization_intervals_cover(n_nodes, kind, noise):
-    cells = _coverage(n_nodes, kind, noise, seed=1000 + n_nodes + (kind == "cluster"))
+    seed = 1000 + n_nodes + (kind == "cluster")
+    cells = coverage_cells(n_nodes, kind, noise, seed, sims=SIMS, resamples=RESAMPLES)
     assert len(cells) == 6  # direct, spillover, total x HT, Hajek
     for key, (coverage, n) in cells.items():
         assert n >= 200, (key, n)

@@ -8,6 +8,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from support.invalid import spoil
 from support.scripted import ScriptedGateway, always, leaning, one_hot
 
 from workbench.errors import ConfigError
@@ -254,15 +255,6 @@ def test_same_seed_same_tables():
 
 
 # -- invalid answers ----------------------------------------------------------------------
-
-
-def spoil(decisions, rows):
-    """``decisions`` with ``rows`` turned into what an unreadable model answer records."""
-    out = decisions.astype({"choice": object})
-    out.loc[rows, "valid"] = False
-    out.loc[rows, "choice"] = None
-    out.loc[rows, "method"] = "invalid"
-    return out
 
 
 def unit_decisions(study, gateway=None, seed=2):

@@ -11,6 +11,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from support.invalid import spoil
 from support.scripted import always
 
 from workbench import cli
@@ -51,6 +52,24 @@ def final_clusters(study, result):
     series = study.series(result.decisions)
     last = series[series.step == series.step.max()]
     return last.groupby("population", sort=False).clusters.apply(list).to_dict()
+
+
+def from_uniform(populations, members, rounds, seed):
+    """Run ``populations`` on a complete graph from a uniform start, two replicates each.
+
+    Returns the run's result and its final clusters (:func:`final_clusters`).
+    """
+    config = PolarizationConfig(
+        populations=tuple(populations),
+        topologies=("complete",),
+        members=members,
+        rounds=rounds,
+        runs=2,
+        initial="uniform",
+    )
+    study = PolarizationStudy(config, seed=seed)
+    result = study.run()
+    return result, final_clusters(study, result)
 
 
 # -- the rules --------------------------------------------------------------------------
@@ -132,17 +151,9 @@ def test_deffuant_cluster_count_is_about_floor_of_one_over_two_d():
     """Deffuant et al. 2000: about floor(1/(2d)) clusters from a uniform start (asymptotic;
     within one of it here, see test_opinion_baselines for the Monte Carlo check)."""
     ds = (0.1, 0.15, 0.2, 0.25)
-    config = PolarizationConfig(
-        populations=tuple(f"rule:deffuant:{d}" for d in ds),
-        topologies=("complete",),
-        members=200,
-        rounds=80,
-        runs=2,
-        initial="uniform",
+    result, clusters = from_uniform(
+        (f"rule:deffuant:{d}" for d in ds), members=200, rounds=80, seed=2000
     )
-    study = PolarizationStudy(config, seed=2000)
-    result = study.run()
-    clusters = final_clusters(study, result)
     means = []
     for d in ds:
         expected = math.floor(1 / (2 * d))
@@ -157,17 +168,8 @@ def test_deffuant_cluster_count_is_about_floor_of_one_over_two_d():
 
 def test_deffuant_reaches_consensus_for_d_from_0_3():
     """Consensus from d = 0.3 (with 500 members the finite-size threshold is below it)."""
-    config = PolarizationConfig(
-        populations=("rule:deffuant:0.3",),
-        topologies=("complete",),
-        members=500,
-        rounds=30,
-        runs=2,
-        initial="uniform",
-    )
-    study = PolarizationStudy(config, seed=2000)
-    result = study.run()
-    for found in final_clusters(study, result).values():
+    result, clusters = from_uniform(("rule:deffuant:0.3",), members=500, rounds=30, seed=2000)
+    for found in clusters.values():
         assert found == [1, 1]
     summary = result.summary
     assert (summary.diversity < 0.15 * summary.diversity_start).all()  # one tight cluster
@@ -179,17 +181,9 @@ def test_hegselmann_krause_consensus_above_0_2_and_fragments_below():
     Near 0.2 small populations often end in two clusters (the threshold is a large-N
     figure), so consensus is checked clearly above it.
     """
-    config = PolarizationConfig(
-        populations=("rule:hk:0.1", "rule:hk:0.3", "rule:hk:0.4"),
-        topologies=("complete",),
-        members=60,
-        rounds=12,
-        runs=2,
-        initial="uniform",
+    result, clusters = from_uniform(
+        ("rule:hk:0.1", "rule:hk:0.3", "rule:hk:0.4"), members=60, rounds=12, seed=2002
     )
-    study = PolarizationStudy(config, seed=2002)
-    result = study.run()
-    clusters = final_clusters(study, result)
     assert clusters["rule:hk:0.3"] == [1, 1] and clusters["rule:hk:0.4"] == [1, 1]
     assert min(clusters["rule:hk:0.1"]) >= 3
     summary = result.summary.set_index("population")
@@ -466,16 +460,6 @@ def test_cli_runs_polarization_prints_table_and_writes_files(tmp_path, capsys, m
 END = ["mean", "variance", "diversity", "bimodality", "distance", "clusters"]
 
 
-def spoil(decisions, rows):
-    """``decisions`` with ``rows`` turned into what an unreadable model answer records."""
-    out = decisions.astype({"choice": object, "value": object})
-    out.loc[rows, "valid"] = False
-    out.loc[rows, "choice"] = None
-    out.loc[rows, "value"] = None
-    out.loc[rows, "method"] = "invalid"
-    return out
-
-
 def test_invalid_answers_are_left_out_of_the_opinion_measures():
     config = PolarizationConfig(
         populations=("rule:degroot", "rule:hk:0.25"),
@@ -488,7 +472,7 @@ def test_invalid_answers_are_left_out_of_the_opinion_measures():
     study = PolarizationStudy(config, seed=6)
     d = study.run().decisions
     rows = (d.step > 0) & (np.random.default_rng(2).random(len(d)) < 0.3)
-    bad = spoil(d, rows)
+    bad = spoil(d, rows, also=("value",))
     summary = study.summarize(bad, 6).set_index("population")
     # by hand: the final measures over the members whose last answer could be read
     expected = {}
@@ -508,9 +492,11 @@ def test_invalid_answers_are_left_out_of_the_opinion_measures():
     assert last.to_dict() == pytest.approx(summary["mean"].to_dict())
 
 
-def test_a_population_whose_answers_are_all_invalid_has_no_final_opinions():
+def unreadable(populations):
+    """A study of ``populations`` (10 members, 2 rounds, seed 3) and its decisions when
+    every model answer is unreadable (rule members still answer)."""
     config = PolarizationConfig(
-        populations=("fake/model",),
+        populations=populations,
         topic=("flat_earth",),
         personas=("open_minded",),
         members=10,
@@ -518,8 +504,12 @@ def test_a_population_whose_answers_are_all_invalid_has_no_final_opinions():
         runs=1,
     )
     study = PolarizationStudy(config, seed=3)
-    units = study.units(3)
-    decisions = pd.concat([study._run_unit(u, always(None), "t") for u in units])
+    decisions = pd.concat([study._run_unit(u, always(None), "t") for u in study.units(3)])
+    return study, decisions
+
+
+def test_a_population_whose_answers_are_all_invalid_has_no_final_opinions():
+    study, decisions = unreadable(("fake/model",))
     row = study.summarize(decisions, 3).iloc[0]
     for m in END:
         assert np.isnan(row[m]), m
@@ -534,15 +524,6 @@ def test_a_population_whose_answers_are_all_invalid_has_no_final_opinions():
 def test_invalid_share_leaves_out_the_recorded_starting_opinions():
     from workbench.society.checks import invalid_share
 
-    config = PolarizationConfig(
-        populations=("fake/model", "rule:degroot"),
-        topic=("flat_earth",),
-        personas=("open_minded",),
-        members=10,
-        rounds=2,
-        runs=1,
-    )
-    study = PolarizationStudy(config, seed=3)
-    decisions = pd.concat([study._run_unit(u, always(None), "t") for u in study.units(3)])
+    _, decisions = unreadable(("fake/model", "rule:degroot"))
     assert (decisions.method == "initial").sum() == 2 * 10  # step 0 of both populations
     assert invalid_share(decisions) == (10 * 2, 10 * 2)  # the LLM's, not the rules'

@@ -3,6 +3,7 @@ run that another sweep on the same store holds."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -78,7 +79,14 @@ def wait_for_complete(store: ResultStore, run_ids, thread) -> None:
         threading.Event().wait(0.2)
 
 
-def test_a_run_another_sweep_holds_is_not_computed_twice(tmp_path):
+@contextlib.contextmanager
+def held_elsewhere(tmp_path):
+    """A rule sweep running in a thread while another process holds its first run.
+
+    Yields ``(sweep, store, held, others, thread, out)`` once every other run is
+    complete (``held`` the held planned run, ``others`` the other run ids, ``out`` gets
+    the sweep's ``"result"``); the holding process is killed on exit.
+    """
     sweep, store = rule_sweep(), ResultStore(tmp_path / "s.sqlite")
     planned = sweep.runs()
     held, others = planned[0], [r.run_id for r in planned[1:]]
@@ -86,30 +94,27 @@ def test_a_run_another_sweep_holds_is_not_computed_twice(tmp_path):
     try:
         thread, out = sweep_in_thread(sweep, store)
         wait_for_complete(store, others, thread)
+        yield sweep, store, held, others, thread, out
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_run_another_sweep_holds_is_not_computed_twice(tmp_path):
+    with held_elsewhere(tmp_path) as (sweep, store, held, others, thread, out):
         assert store.complete_ids(others) == set(others)
         assert store.status(held.run_id) is None  # waited for, not computed
         # The other sweep finishes its run: this one counts it as stored.
         store.save(run_job(sweep._job(held)))
         thread.join(120)
-    finally:
-        holder.kill()
-        holder.wait()
     runs = out["result"].runs.set_index("run_id").status
     assert runs[held.run_id] == "stored"
     assert (runs[others] == "ran").all()
 
 
 def test_a_run_held_by_a_dead_sweep_is_taken_over(tmp_path):
-    sweep, store = rule_sweep(), ResultStore(tmp_path / "s.sqlite")
-    planned = sweep.runs()
-    held, others = planned[0], [r.run_id for r in planned[1:]]
-    holder = hold(store.path, held.run_id)
-    try:
-        thread, out = sweep_in_thread(sweep, store)
-        wait_for_complete(store, others, thread)
-    finally:
-        holder.kill()
-        holder.wait()
+    with held_elsewhere(tmp_path) as (_, _, held, _, thread, out):
+        pass
     thread.join(120)
     result = out["result"]
     assert result.complete and result.runs.set_index("run_id").status[held.run_id] == "ran"

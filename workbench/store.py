@@ -412,16 +412,23 @@ class ResultStore:
         ids = _check_ids(run_ids)
         if not ids or not self._has_leases():
             return set()
-        me, out = _owner().owner, set()
+        me = _owner().owner
+        rows = self._select_ids(
+            "SELECT run_id, owner, host, pid, heartbeat, pid_start FROM leases", ids
+        )
+        return {r[0] for r in rows if r[1] != me and _lease_live(*r[2:])}
+
+    def _select_ids(self, select: str, ids: list[str]) -> list[tuple]:
+        """The rows of ``select`` (a ``SELECT ... FROM table``) whose ``run_id`` is in ``ids``.
+
+        The ids go to SQLite in chunks, below its limit on bound parameters.
+        """
+        rows: list[tuple] = []
         with self._read() as conn:
             for chunk in _chunks(ids):
-                rows = conn.execute(
-                    "SELECT run_id, owner, host, pid, heartbeat, pid_start FROM leases "
-                    f"WHERE run_id IN ({_marks(chunk)})",
-                    chunk,
-                ).fetchall()
-                out.update(r[0] for r in rows if r[1] != me and _lease_live(*r[2:]))
-        return out
+                sql = f"{select} WHERE run_id IN ({_marks(chunk)})"
+                rows += conn.execute(sql, chunk).fetchall()
+        return rows
 
     # -- reading -------------------------------------------------------------------------
 
@@ -470,14 +477,8 @@ class ResultStore:
         ids = _check_ids(run_ids)
         if not ids or not self._readable():
             return set()
-        out = set()
-        with self._read() as conn:
-            for chunk in _chunks(ids):
-                rows = conn.execute(
-                    f"SELECT run_id, metadata FROM runs WHERE run_id IN ({_marks(chunk)})", chunk
-                ).fetchall()
-                out.update(run_id for run_id, meta in rows if _row_status(meta) == "complete")
-        return out
+        rows = self._select_ids("SELECT run_id, metadata FROM runs", ids)
+        return {run_id for run_id, meta in rows if _row_status(meta) == "complete"}
 
     def resolve(self, run_id: str) -> str:
         """Return the full id of the run ``run_id`` names exactly or by unique prefix.

@@ -73,7 +73,7 @@ import numbers
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -84,6 +84,7 @@ from workbench.random import SeedLike, generator
 
 __all__ = [
     "InfoResult",
+    "TransferEntropyOptions",
     "collective_entropy",
     "entropy",
     "group_transfer_entropy",
@@ -96,6 +97,20 @@ __all__ = [
 
 Correction = Literal["none", "miller_madow"]
 Surrogate = Literal["shuffle", "circular"]
+
+
+class TransferEntropyOptions(TypedDict, total=False):
+    """The estimator options of :func:`transfer_entropy_matrix`, passed on by
+    :func:`group_transfer_entropy`; each as in :func:`transfer_entropy`."""
+
+    history: int
+    source_history: int | None
+    base: float
+    correction: Correction
+    permutations: int
+    seed: SeedLike
+    surrogate: Surrogate
+
 
 _CORRECTIONS = ("none", "miller_madow")
 _SURROGATES = ("shuffle", "circular")
@@ -538,22 +553,27 @@ def mutual_information(
     >>> mutual_information(["a", "b", "a", "b"], [1, 2, 1, 2]).value
     1.0
     """
-    base = _check_base(base)
-    correction = _check_choice(correction, "correction", _CORRECTIONS)
-    permutations = _check_count(permutations, "permutations", 0)
+    estimate = _mi_estimator(base, correction, permutations, seed)
     xc = _codes(x, "x")
     yc = _codes(y, "y")
     _same_length(xc, yc, "x and y")
     cc = None if clusters is None else _cluster_codes(clusters, xc)
-    rng = generator(seed) if permutations else None
-    return _mi_core(
-        xc,
-        yc,
-        base=base,
-        correction=correction,
+    return estimate(xc, yc, clusters=cc)
+
+
+def _mi_estimator(
+    base: Any, correction: Any, permutations: Any, seed: Any
+) -> functools.partial[InfoResult]:
+    """Check the mutual-information arguments once; return ``estimate(x_codes, y_codes,
+    clusters=...)``, which runs :func:`_mi_core` with them (the checked values are in its
+    ``keywords``)."""
+    permutations = _check_count(permutations, "permutations", 0)
+    return functools.partial(
+        _mi_core,
+        base=_check_base(base),
+        correction=_check_choice(correction, "correction", _CORRECTIONS),
         permutations=permutations,
-        rng=rng,
-        clusters=cc,
+        rng=generator(seed) if permutations else None,
     )
 
 
@@ -649,9 +669,8 @@ def mutual_information_table(
       attribute   mi  share
     0   persona  1.0    1.0
     """
-    base = _check_base(base)
-    correction = _check_choice(correction, "correction", _CORRECTIONS)
-    permutations = _check_count(permutations, "permutations", 0)
+    estimate = _mi_estimator(base, correction, permutations, seed)
+    base, correction = estimate.keywords["base"], estimate.keywords["correction"]
     if not isinstance(df, pd.DataFrame):
         raise ConfigError(f"df must be a pandas DataFrame, got {type(df).__name__}.")
     if isinstance(attributes, str):
@@ -671,22 +690,13 @@ def mutual_information_table(
     hy, ky = _h(yc)
     h_out = hy + (_mm(ky, len(yc)) if correction == "miller_madow" else 0.0)
     h_out /= math.log(base)
-    rng = generator(seed) if permutations else None
     rows = []
     for group in groups:
         if not group:
             raise ConfigError("an attribute tuple is empty; name at least one column in it.")
         xc = _joint(*(_codes(df[c], f"column {c!r}") for c in group))
         cc = None if cluster is None else _cluster_codes(df[cluster], xc)
-        res = _mi_core(
-            xc,
-            yc,
-            base=base,
-            correction=correction,
-            permutations=permutations,
-            rng=rng,
-            clusters=cc,
-        )
+        res = estimate(xc, yc, clusters=cc)
         rows.append(
             {
                 "attribute": " x ".join(group),
@@ -996,13 +1006,7 @@ def group_transfer_entropy(
     groups: Mapping[Hashable, Hashable],
     *,
     summary: Callable[[pd.Series], Hashable] = majority_state,
-    history: int = 1,
-    source_history: int | None = None,
-    base: float = 2,
-    correction: Correction = "none",
-    permutations: int = 0,
-    seed: SeedLike = None,
-    surrogate: Surrogate = "shuffle",
+    **options: Unpack[TransferEntropyOptions],
 ) -> pd.DataFrame:
     """Transfer entropy between communities of members, as a tidy table.
 
@@ -1020,8 +1024,10 @@ def group_transfer_entropy(
         left out. E.g. the communities found by ``networkx`` community detection.
     summary : callable, default :func:`majority_state`
         Maps the community's member states at one step (a Series) to a hashable state.
-    history, source_history, base, correction, permutations, seed, surrogate
-        As in :func:`transfer_entropy_matrix`.
+    **options
+        ``history``, ``source_history``, ``base``, ``correction``, ``permutations``,
+        ``seed``, ``surrogate``: passed on to :func:`transfer_entropy_matrix`
+        (:class:`TransferEntropyOptions`).
 
     Returns
     -------
@@ -1065,13 +1071,4 @@ def group_transfer_entropy(
             np.fromiter(states, dtype=object, count=len(states)), index=ordered.index
         )
     community_series = pd.DataFrame(summarised, index=ordered.index)
-    return transfer_entropy_matrix(
-        community_series,
-        history=history,
-        source_history=source_history,
-        base=base,
-        correction=correction,
-        permutations=permutations,
-        seed=seed,
-        surrogate=surrogate,
-    )
+    return transfer_entropy_matrix(community_series, **options)

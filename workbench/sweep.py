@@ -59,6 +59,8 @@ from workbench.provenance import config_dict
 
 __all__ = [
     "EXECUTORS",
+    "HEADLINES",
+    "Headline",
     "Sweep",
     "SweepError",
     "SweepResult",
@@ -266,7 +268,7 @@ class SweepResult:
         Grid columns are added where the study's own table does not already have them.
         """
         frames = []
-        keys = [c for c in self.runs.columns if c not in ("run_id", "status", "error", "seconds")]
+        keys = [c for c in self.runs.columns if c not in _RUN_COLUMNS]
         for row in self.runs[self.runs.status.isin(_DONE)].itertuples(index=False):
             frame = getattr(self._record(row.run_id), name)
             if frame is None:
@@ -288,6 +290,149 @@ class SweepResult:
     def summaries(self) -> pd.DataFrame:
         """Every run's summary table, stacked."""
         return self.table("summary")
+
+    def headline(self) -> tuple[pd.DataFrame, str]:
+        """The study's headline measure per condition, with its interval.
+
+        A condition is a combination of the grid values and of the study's own summary
+        conditions (Asch's majority sizes, the populations of the conventions study, ...).
+        With one seed the interval is the run's own (e.g. Asch's 95% bootstrap over
+        subjects); with several it is a 95% t-interval of the measure over the seeds.
+
+        Returns
+        -------
+        (pandas.DataFrame, str)
+            The table (the condition columns that vary, ``seeds``, the measure's mean and
+            ``interval``), and a line naming the measure and its interval.
+        """
+        spec = headline_of(self.study)
+        summaries = self.summaries()
+        if not spec.measure and not summaries.empty:  # a study without a headline
+            floats = [c for c in summaries if pd.api.types.is_float_dtype(summaries[c])]
+            other = summaries.columns.difference([*floats, "seed", "run_id"])
+            if floats:
+                spec = Headline(floats[0], floats[0], keys=tuple(other))
+        if summaries.empty or spec.measure not in summaries:
+            return pd.DataFrame(), f"no {spec.measure} to show (no complete run)"
+        if spec.last is not None and spec.last in summaries:
+            summaries = summaries[summaries[spec.last] == summaries[spec.last].max()]
+        grid = [c for c in self.runs.columns if c not in (*_RUN_COLUMNS, "seed")]
+        keys = list(dict.fromkeys([*grid, *(k for k in spec.keys if k in summaries)]))
+        keys = [k for k in keys if k in grid or summaries[k].nunique(dropna=False) > 1]
+        rows = []
+        groups = summaries.groupby(keys, sort=False, dropna=False) if keys else [((), summaries)]
+        for values, group in groups:
+            values = values if isinstance(values, tuple) else (values,)
+            row = dict(zip(keys, values, strict=True))
+            measure = group[spec.measure].astype(float)
+            row["seeds"] = int(group["seed"].nunique()) if "seed" in group else len(group)
+            row[spec.measure] = _fmt(measure.mean())
+            low, high = _interval(group, measure, spec)
+            row["interval"] = "-" if low is None else f"{_fmt(low)}-{_fmt(high)}"
+            rows.append(row)
+        several = any(r["seeds"] > 1 for r in rows)
+        interval = "95% t-interval over seeds" if several else (spec.interval or "none")
+        note = f"{spec.measure}: {spec.label} (mean over seeds); interval: {interval}"
+        return pd.DataFrame(rows), note
+
+
+_RUN_COLUMNS = ("run_id", "status", "error", "seconds")
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The measure a sweep's closing table shows for a study.
+
+    ``measure`` is a summary column, ``low`` and ``high`` the columns of its interval
+    within one run (None: it has none), ``keys`` the summary's condition columns,
+    ``last`` a column whose largest value alone is shown (the final step).
+    """
+
+    measure: str
+    label: str
+    low: str | None = None
+    high: str | None = None
+    interval: str | None = None
+    keys: tuple[str, ...] = ()
+    last: str | None = None
+    bounds: tuple[float, float] | None = None  # what the measure can be (a share: 0, 1)
+
+
+#: Headline measures of the canonical studies; a study may set its own as the class
+#: attribute ``headline`` (a :class:`Headline`).
+HEADLINES = {
+    "asch": Headline(
+        "conformity",
+        "share of critical answers repeating the wrong majority",
+        "ci_low",
+        "ci_high",
+        "95% bootstrap CI over subjects",
+        ("norm", "persona", "majority", "ally"),
+        bounds=(0.0, 1.0),
+    ),
+    "conventions": Headline(
+        "rounds",
+        "median population rounds to convergence",
+        "rounds_q1",
+        "rounds_q3",
+        "quartiles over runs",
+        ("population", "topology", "members", "names"),
+    ),
+    "minority": Headline(
+        "p_takeover",
+        "share of runs the committed minority took over",
+        keys=("population", "committed"),
+        bounds=(0.0, 1.0),
+    ),
+    "polarization": Headline(
+        "clusters",
+        "opinion clusters at the end",
+        keys=("population", "topic", "persona", "norm", "topology"),
+    ),
+    "thresholds": Headline("joined", "members who joined at the end", keys=("condition",)),
+    "sandbox": Headline(
+        "share",
+        "share of members on each option at the last step",
+        keys=("option",),
+        last="step",
+        bounds=(0.0, 1.0),
+    ),
+}
+
+
+def headline_of(study: str | type) -> Headline:
+    """The :class:`Headline` of a study (by name or class): its own, the table's, or the
+    first numeric column of its summary."""
+    from workbench.studies import get_study
+
+    cls = get_study(study) if isinstance(study, str) else study
+    own = getattr(cls, "headline", None)
+    if isinstance(own, Headline):
+        return own
+    return HEADLINES.get(cls.name) or Headline("", "")
+
+
+def _interval(group: pd.DataFrame, measure: pd.Series, spec: Headline):
+    clean = measure.dropna()
+    if len(clean) > 1:
+        from scipy import stats
+
+        half = stats.t.ppf(0.975, len(clean) - 1) * clean.std(ddof=1) / len(clean) ** 0.5
+        low, high = clean.mean() - half, clean.mean() + half
+        if spec.bounds is not None:  # a share's interval stays within 0 and 1
+            low, high = max(low, spec.bounds[0]), min(high, spec.bounds[1])
+        return low, high
+    if len(group) == 1 and spec.low in group and spec.high in group:
+        low, high = group[spec.low].iloc[0], group[spec.high].iloc[0]
+        if pd.notna(low) and pd.notna(high):
+            return float(low), float(high)
+    return None, None
+
+
+def _fmt(value: float) -> str:
+    if value is None or pd.isna(value):
+        return "nan"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
 class Sweep:

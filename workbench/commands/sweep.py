@@ -140,7 +140,17 @@ def _sweep(args: argparse.Namespace) -> int:
     ran, stored = int(counts.get("ran", 0)), int(counts.get("stored", 0))
     print(
         f"\nsweep {sweep.name}: {len(runs)} runs, {ran} ran now, {stored} already stored, "
-        f"{time.perf_counter() - start:.1f} s ({kind}); store {store.path}"
+        f"{time.perf_counter() - start:.1f} s ({kind})"
+    )
+    table, note = result.headline()
+    if not table.empty:
+        print(f"\nper condition, {note}:")
+        print(table.to_string(index=False))
+    where = "" if args.store is None else f" --store {store.path}"
+    print(
+        f"\nstored in {store.path} (the run ids above); list them with 'workbench results "
+        f"list --study {sweep.name}{where}', open one with 'workbench results show RUN_ID"
+        f"{where}'; run the same command again to resume or extend the sweep"
     )
     if not result.complete:
         bad = runs[~runs.status.isin(("ran", "stored"))]

@@ -10,7 +10,13 @@ The ``litellm only`` rows send the same number of distinct calls with ``litellm.
 under an ``asyncio.Semaphore(256)`` and nothing else: the cost of litellm alone. ``cpu ms
 /call`` is this process's CPU time per call.
 
-Run: ``python benchmarks/b1_floor.py [--sizes 100 1000] [--rounds 10]``.
+Each size is measured both ways in one run: ``before`` is litellm's ``openai/`` client
+(``WORKBENCH_TRANSPORT=litellm``) with the garbage collector as Python leaves it (the
+path before the lean provider), ``after`` the workbench's ``workbench_http`` provider
+(one aiohttp POST, still through ``litellm.acompletion``) with litellm's import frozen out
+of the collector (:func:`gc.freeze`), as the gateway now runs.
+
+Run: ``python benchmarks/b1_floor.py [--sizes 100 1000] [--rounds 10] [--bare]``.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import math
 import os
 
@@ -52,10 +59,14 @@ def society_run(n: int, rounds: int, timeout: float = 60.0, check: bool = True) 
     }
 
 
-def litellm_only(n: int, rounds: int) -> dict:
-    from workbench.llm import _litellm
+def litellm_only(n: int, rounds: int, fast: bool = False) -> dict:
+    from workbench.llm import _http, _litellm
 
     litellm = _litellm.get()
+    route = {"model": MODEL}
+    if fast:
+        base = os.environ["OPENAI_BASE_URL"]
+        route = _http.route(MODEL, "openai", base, {"api_key": os.environ["OPENAI_API_KEY"]})
 
     async def main() -> None:
         semaphore = asyncio.Semaphore(CONCURRENCY)
@@ -63,7 +74,7 @@ def litellm_only(n: int, rounds: int) -> dict:
         async def one(i: int, r: int) -> None:
             async with semaphore:
                 await litellm.acompletion(
-                    model=MODEL,
+                    **route,
                     messages=[{"role": "user", "content": f"member {i} round {r}. {question(r)}"}],
                     logprobs=True,
                     top_logprobs=20,
@@ -78,10 +89,27 @@ def litellm_only(n: int, rounds: int) -> dict:
 
     with Clock() as clock:
         asyncio.run(main())
-    return row("litellm only", n, rounds, n * rounds, clock)
+    what = "litellm only, workbench_http" if fast else "litellm only, openai/ client"
+    return row(what, n, rounds, n * rounds, clock)
 
 
 ROW = ("what", "members", "rounds", "calls", "wall_s", "floor_s", "wall/floor", "cpu_ms/call")
+
+
+@contextlib.contextmanager
+def before():
+    """Today's path before the lean provider: litellm's own client, no frozen import."""
+    old = os.environ.get("WORKBENCH_TRANSPORT")
+    os.environ["WORKBENCH_TRANSPORT"] = "litellm"
+    gc.unfreeze()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if old is None:
+            os.environ.pop("WORKBENCH_TRANSPORT")
+        else:
+            os.environ["WORKBENCH_TRANSPORT"] = old
 
 
 @contextlib.contextmanager
@@ -102,7 +130,16 @@ def bare_client():
     sessions: dict = {}
     url = os.environ["OPENAI_BASE_URL"] + "/chat/completions"
 
-    async def acompletion(model, messages, timeout=None, num_retries=0, drop_params=True, **kw):
+    async def acompletion(
+        model,
+        messages,
+        timeout=None,
+        num_retries=0,
+        drop_params=True,
+        api_base=None,
+        api_key=None,
+        **kw,
+    ):
         loop = asyncio.get_running_loop()
         if loop not in sessions:
             sessions[loop] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
@@ -165,10 +202,18 @@ def main() -> None:
     rows = []
     with test_server(latency=LATENCY):
         warm()
+        with before():
+            warm()
         for n in args.sizes:
+            with before():
+                ours = society_run(n, args.rounds)
+                ours["what"] = "before: society, openai/ client"
+                rows.append({k: v for k, v in ours.items() if k in ROW})
+                rows.append(litellm_only(n, args.rounds))
             ours = society_run(n, args.rounds)
+            ours["what"] = "after: society, workbench_http + gc.freeze"
             rows.append({k: v for k, v in ours.items() if k in ROW})
-            rows.append(litellm_only(n, args.rounds))
+            rows.append(litellm_only(n, args.rounds, fast=True))
             if args.bare:
                 with bare_client():
                     bare = society_run(n, args.rounds)

@@ -39,7 +39,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from workbench.errors import ConfigError, ModelUnavailableError, RunHalted
-from workbench.llm import _litellm, local
+from workbench.llm import _http, _litellm, local
 from workbench.llm.accounting import Accounting, CallRecord
 from workbench.llm.cassette import MODES, Cassette, redact, request_key, treat_as_secret
 from workbench.llm.types import Decision, DecisionRequest, GenerateRequest
@@ -213,6 +213,10 @@ class Gateway:
         # Remote models checked before their first call: model -> litellm keyword
         # arguments (api_base, api_key) for its calls.
         self._remote: dict[str, dict[str, str]] = {}
+        # Remote models on an OpenAI-compatible server: model -> the litellm arguments
+        # that send its calls through the lean ``workbench_http`` provider (None: litellm's
+        # own client for the provider). See workbench.llm._http.
+        self._routes: dict[str, dict[str, str] | None] = {}
         self._check_lock = threading.Lock()
         # Every distinct call of the current run (since reset()) and its reply: a call
         # asked again in the run gets the same reply, so the run is a function of its
@@ -262,7 +266,7 @@ class Gateway:
                 continue
             with self._check_lock:
                 if model not in self._remote:
-                    self._remote[model] = _check_remote(model, self.config)
+                    self._remote[model], self._routes[model] = _check_remote(model, self.config)
 
     def halt(self, reason: str = "the run was stopped") -> None:
         """Cancel every call in flight and refuse new ones until :meth:`resume`.
@@ -314,8 +318,10 @@ class Gateway:
             self._semaphore = None  # bound to the old loop
             self._inflight = {}
         if loop is not None and loop.is_running():
-            # Cancel what litellm left running on our loop (its logging worker), so the
-            # interpreter does not warn about destroyed pending tasks at exit.
+            # Close the lean provider's connections, and cancel what litellm left running
+            # on our loop (its logging worker), so the interpreter does not warn about
+            # destroyed pending tasks or unclosed sessions at exit.
+            asyncio.run_coroutine_threadsafe(_http.aclose(), loop).result(timeout=5)
             asyncio.run_coroutine_threadsafe(_cancel_pending(), loop).result(timeout=5)
             loop.call_soon_threadsafe(loop.stop)
             self._thread.join(timeout=5)
@@ -528,7 +534,7 @@ class Gateway:
                 except ModelUnavailableError as exc:
                     self._fatal = str(exc)
                     raise
-            extra = self._remote[model]
+            extra = {**self._remote[model], **(self._routes.get(model) or {})}
         litellm = await loop.run_in_executor(None, _litellm.get)
         retries = 0
         while True:
@@ -541,8 +547,7 @@ class Gateway:
                 # only catches a client that ignores it.
                 response = await asyncio.wait_for(
                     litellm.acompletion(
-                        **call,
-                        **extra,
+                        **{**call, **extra},
                         timeout=self.config.timeout,
                         num_retries=0,
                         drop_params=True,
@@ -686,8 +691,14 @@ def _known_base(provider: str, litellm_base: str | None) -> str | None:
     return None
 
 
-def _check_remote(model: str, config: GatewayConfig) -> dict[str, str]:
-    """Check one remote model (see :meth:`Gateway.check`); its litellm call arguments."""
+def _check_remote(
+    model: str, config: GatewayConfig
+) -> tuple[dict[str, str], dict[str, str] | None]:
+    """Check one remote model (see :meth:`Gateway.check`).
+
+    Returns its litellm call arguments, and the arguments that route its calls through
+    the lean OpenAI-compatible provider (:func:`workbench.llm._http.route`), or None.
+    """
     litellm = _litellm.get()
     try:
         _, provider, dynamic_key, litellm_base = litellm.get_llm_provider(
@@ -726,7 +737,7 @@ def _check_remote(model: str, config: GatewayConfig) -> dict[str, str]:
     base = config.api_base or _known_base(provider, litellm_base)
     if base:
         _probe(model, base)
-    return extra
+    return extra, _http.route(model, provider, base, extra)
 
 
 def _probe(model: str, base: str) -> None:
@@ -919,10 +930,41 @@ def _retry_after(exc: Exception) -> float | None:
     return None
 
 
-def _cost(model: str, reply: _Reply) -> float:
+_prices: dict[str, tuple[float, float] | None] = {}
+_prices_lock = threading.Lock()
+
+
+def _price_per_token(model: str) -> tuple[float, float] | None:
+    """``(prompt, completion)`` USD per token of ``model``, cached; None when the price
+    depends on more than the token counts (tiered prices), which is looked up per call.
+
+    A model missing from litellm's cost map costs (0, 0): what we cannot know.
+    """
+    with _prices_lock:
+        if model in _prices:
+            return _prices[model]
     litellm = _litellm.get()
     try:
-        prompt, completion = litellm.cost_per_token(
+        info = litellm.get_model_info(model)
+        if any("_above_" in k and v for k, v in info.items()):
+            prices = None
+        else:
+            per_prompt = litellm.cost_per_token(model=model, prompt_tokens=1, completion_tokens=0)
+            per_output = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1)
+            prices = (float(per_prompt[0]), float(per_output[1]))
+    except Exception:  # models missing from litellm's cost map cost what we cannot know
+        prices = (0.0, 0.0)
+    with _prices_lock:
+        _prices[model] = prices
+    return prices
+
+
+def _cost(model: str, reply: _Reply) -> float:
+    prices = _price_per_token(model)
+    if prices is not None:
+        return prices[0] * reply.prompt_tokens + prices[1] * reply.completion_tokens
+    try:
+        prompt, completion = _litellm.get().cost_per_token(
             model=model,
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,

@@ -2,9 +2,10 @@
 
 ``local/<name>`` resolves a catalogue model (fetched on first use), ``local/<path>.gguf``
 any GGUF file. One :class:`xllamacpp.Server` per model file is loaded on first use and
-shared by every caller in the process; it runs with as many threads as the machine has
-cores and several parallel slots, so concurrent requests are batched by llama.cpp's
-continuous batching and a shared prompt prefix stays cached.
+shared by every caller in the process; it runs with :func:`threads` threads (one per
+free core by default) and, in ``throughput`` mode, several parallel slots, so concurrent
+requests are batched by llama.cpp's continuous batching and a shared prompt prefix stays
+cached.
 
 Modes (environment ``WORKBENCH_LOCAL_MODE``):
 
@@ -28,7 +29,9 @@ Modes (environment ``WORKBENCH_LOCAL_MODE``):
     same prompt gives the same bits whatever was asked before (about 1.7 times the
     time of ``throughput``). ``WORKBENCH_LOCAL_EXACT=1`` is the same.
 
-``WORKBENCH_LOCAL_CTX`` sets the context tokens per slot (default 2048). Replaying a
+``WORKBENCH_LOCAL_THREADS`` sets llama.cpp's threads (default ``auto``: one per core
+not already busy, see :func:`threads`); ``WORKBENCH_LOCAL_CTX`` sets the context tokens
+per slot (default 2048). Replaying a
 cassette is exact in every mode. The cost of each mode is measured in
 ``benchmarks/b7_reproducible.py`` (results in ``benchmarks/RESULTS.md``).
 """
@@ -92,6 +95,50 @@ def slots() -> int:
         raise ConfigError("WORKBENCH_LOCAL_SLOTS must be a whole number of slots") from None
 
 
+THREADS_ENV = "WORKBENCH_LOCAL_THREADS"
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def threads() -> int:
+    """Threads each local server computes with (read when a model is loaded).
+
+    ``WORKBENCH_LOCAL_THREADS`` is a whole number, or ``auto`` (the default): one thread
+    per core that the 1-minute load average does not already keep busy, at least one.
+    llama.cpp's threads wait for each other at every layer, so a thread on a core that
+    another process holds stalls them all: on a busy 2-core machine one thread evaluated
+    prompts several times faster than two (``benchmarks/b4_local.py``). The thread count
+    does not change the answers beyond floating-point noise.
+
+    Raises
+    ------
+    ConfigError
+        For a value that is neither ``auto`` nor a whole number from 1 to 1024.
+    """
+    value = os.environ.get(THREADS_ENV, "").strip().lower()
+    if value in ("", "auto"):
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # no load average on this platform
+            load = 0.0
+        return max(1, _cores() - round(load))
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= 1024:
+        raise ConfigError(
+            f"{THREADS_ENV}={value!r} is not a thread count; use a whole number from 1 to "
+            "1024, or auto (one per free core)"
+        )
+    return count
+
+
 _fresh: set[int] = set()  # ids of servers whose next call must start with an empty cache
 
 
@@ -135,9 +182,9 @@ def _load(path: Path) -> Any:
     params.model.path = str(path)
     params.n_parallel = slots()
     params.n_ctx = slots() * int(os.environ.get("WORKBENCH_LOCAL_CTX", "2048"))
-    threads = os.cpu_count() or 1
-    params.cpuparams.n_threads = threads
-    params.cpuparams_batch.n_threads = threads
+    count = threads()
+    params.cpuparams.n_threads = count
+    params.cpuparams_batch.n_threads = count
     params.cont_batching = True
     params.cache_prompt = not exact()
     if sequential():

@@ -42,7 +42,7 @@ majority names a wrong line, and 6 neutral ones, where it names the right one):
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
-    from workbench.commands.run import add_figure_arguments
+    from workbench.commands.run import add_figure_arguments, add_store_argument
 
     p = sub.add_parser(
         "demo",
@@ -59,13 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="folder for the tables and plots (default: workbench-out/demo)",
     )
-    p.add_argument(
-        "--store",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="result store (default: $WORKBENCH_STORE or ./workbench-results.sqlite)",
-    )
+    add_store_argument(p)
     p.add_argument("--no-store", action="store_true", help="do not store the live run")
     p.add_argument(
         "--no-replay",
@@ -78,12 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from workbench.commands.run import (
-        check_figure_arguments,
-        config_from_args,
-        store_for,
-        writable_folder,
-    )
+    from workbench.commands import run as checks
     from workbench.llm import DEFAULT_MODEL, Gateway, GatewayConfig
     from workbench.studies import check_seed
     from workbench.studies.asch import AschConfig, AschStudy
@@ -91,13 +80,13 @@ def _demo(args: argparse.Namespace) -> int:
     model = args.model or DEFAULT_MODEL
     # Everything is checked before the first model call.
     fields = {**vars(AschConfig()), "model": model, "subjects": args.subjects}
-    config = config_from_args(
+    config = checks.config_from_args(
         AschConfig, argparse.Namespace(**{**fields, "majority": (0, 3), "ally": ()})
     )
     check_seed(args.seed)
-    check_figure_arguments(args)
-    out = writable_folder(args.out, "--out")
-    store = None if args.no_store else store_for(args)
+    checks.check_figure_arguments(args)
+    out = checks.writable_folder(args.out, "--out")
+    store = None if args.no_store else checks.store_for(args)
     replay = not args.no_replay and REPLAY_CASSETTE.is_file()
 
     study = AschStudy(config, seed=args.seed)

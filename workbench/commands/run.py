@@ -114,13 +114,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="folder for the plot and CSV tables (default: workbench-out/<run id>)",
     )
     add_model_arguments(parser)
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="result store (default: $WORKBENCH_STORE or ./workbench-results.sqlite)",
-    )
+    add_store_argument(parser)
     parser.add_argument("--no-store", action="store_true", help="do not store the run")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -144,52 +138,69 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="off, record, replay or auto (default: auto with --cassette, else off)",
     )
-    group.add_argument(
-        "--concurrency",
-        type=int,
-        default=defaults.concurrency,
-        metavar="N",
-        help=f"model calls in flight and subjects run at once (default: {defaults.concurrency})",
-    )
-    group.add_argument(
-        "--api-base",
+    flags = [  # flag, type, default, metavar, help
+        (
+            "--concurrency",
+            int,
+            defaults.concurrency,
+            "N",
+            f"model calls in flight and subjects run at once (default: {defaults.concurrency})",
+        ),
+        (
+            "--api-base",
+            str,
+            None,
+            "URL",
+            "OpenAI-compatible server for remote models, e.g. http://127.0.0.1:8000/v1",
+        ),
+        (
+            "--api-key-env",
+            str,
+            None,
+            "NAME",
+            "environment variable holding the key (default: the provider's usual one)",
+        ),
+        (
+            "--timeout",
+            float,
+            defaults.timeout,
+            "S",
+            f"seconds before a model call is retried (default: {defaults.timeout:g})",
+        ),
+        (
+            "--retries",
+            int,
+            defaults.max_retries,
+            "N",
+            f"retries of a timed-out or failed call (default: {defaults.max_retries})",
+        ),
+        (
+            "--deadline",
+            float,
+            None,
+            "S",
+            "seconds the whole run may take; then it stops, keeping what finished",
+        ),
+        (
+            "--max-invalid",
+            float,
+            MAX_INVALID,
+            "SHARE",
+            f"share of invalid model answers that marks a run failed (default: {MAX_INVALID:g})",
+        ),
+    ]
+    for flag, kind, default, metavar, help_ in flags:
+        group.add_argument(flag, type=kind, default=default, metavar=metavar, help=help_)
+
+
+def add_store_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--store PATH``: the result store a command writes its runs to."""
+    parser.add_argument(
+        "--store",
+        type=Path,
         default=None,
-        metavar="URL",
-        help="OpenAI-compatible server for remote models, e.g. http://127.0.0.1:8000/v1",
-    )
-    group.add_argument(
-        "--api-key-env",
-        default=None,
-        metavar="NAME",
-        help="environment variable holding the key (default: the provider's usual one)",
-    )
-    group.add_argument(
-        "--timeout",
-        type=float,
-        default=defaults.timeout,
-        metavar="S",
-        help=f"seconds before a model call is retried (default: {defaults.timeout:g})",
-    )
-    group.add_argument(
-        "--retries",
-        type=int,
-        default=defaults.max_retries,
-        metavar="N",
-        help=f"retries of a timed-out or failed call (default: {defaults.max_retries})",
-    )
-    group.add_argument(
-        "--deadline",
-        type=float,
-        default=None,
-        metavar="S",
-        help="seconds the whole run may take; then it stops, keeping what finished",
-    )
-    group.add_argument(
-        "--max-invalid",
-        type=float,
-        default=MAX_INVALID,
-        metavar="SHARE",
-        help=f"share of invalid model answers that marks a run failed (default: {MAX_INVALID:g})",
+        metavar="PATH",
+        help="result store (default: $WORKBENCH_STORE or ./workbench-results.sqlite)",
     )
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from workbench.errors import ConfigError
 
@@ -65,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_executor_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """``--executor``, ``--workers``, ``--scheduler`` and ``--store``: where the runs of a
     sweep (or a battery) execute and are kept; :func:`executor_kind` reads them back."""
+    from workbench.commands.run import add_store_argument
     from workbench.sweep import EXECUTORS
 
     parser.add_argument(
@@ -80,13 +80,7 @@ def add_executor_arguments(parser: argparse.ArgumentParser | argparse._ArgumentG
     parser.add_argument(
         "--scheduler", default=None, metavar="tcp://HOST:PORT", help="join a running Dask cluster"
     )
-    parser.add_argument(
-        "--store",
-        type=Path,
-        default=None,
-        metavar="PATH",
-        help="result store (default: $WORKBENCH_STORE or ./workbench-results.sqlite)",
-    )
+    add_store_argument(parser)
 
 
 def executor_kind(args: argparse.Namespace, gateway) -> str:

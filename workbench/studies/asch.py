@@ -34,9 +34,11 @@ Every subject keeps the same seed (and so the same stimuli) in every condition: 
 are compared on the same items. Each subject in each condition is its own seeded society,
 so the tables do not depend on thread timing.
 
-Reference numbers (:meth:`AschStudy.reference`) are from REFERENCES.md; those marked
-*secondary* were read in a summary of the paper, those marked *recalled* should be checked
-against the source.
+Reference numbers (:meth:`AschStudy.reference`) are from REFERENCES.md, and each says in
+its source note how sure it is: "as reported in secondary sources" means read in a summary
+of the paper; "as commonly quoted from Asch's 1951 table, not verified in the primary
+source" means the figure is the usual citation of that table and no stored text confirms
+the exact per-majority rate.
 
 References
 ----------
@@ -80,6 +82,7 @@ from workbench.society import (
 from workbench.society.checks import check_rows, whole, whole_list
 from workbench.society.task import WORDINGS
 from workbench.studies import Study, StudyResult, Unit, unit_seed
+from workbench.studies._figures import count
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -90,7 +93,8 @@ __all__ = ["NEUTRAL_TRIALS", "TRIALS", "AschConfig", "AschStudy", "line_judgemen
 
 #: Trials per subject.
 TRIALS = 18
-#: The neutral trials (1-based); the other 12 are critical. Asch 1956 (recalled).
+#: The neutral trials (1-based); the other 12 are critical. The usual description of
+#: Asch 1956's sequence (not verified in the primary source).
 NEUTRAL_TRIALS = (1, 2, 5, 10, 13, 15)
 #: Where the ally answers: fourth, as Asch's partner did (Asch 1955).
 ALLY_POSITION = 3
@@ -288,20 +292,27 @@ def line_judgement(rng: np.random.Generator, trials: int = TRIALS, wording: int 
     return Task(tuple(rounds), name="line_judgement", preamble=_WORDED[wording][0], wording=wording)
 
 
+# How sure each number is, in the words a user reads beside it.
+_SECONDARY = "as reported in secondary sources"
+_QUOTED = (
+    "as commonly quoted from Asch's 1951 table; the exact per-majority rate is not "
+    "verified in the primary source"
+)
 # Asch's numbers, from REFERENCES.md: (majority, ally, conformity, source).
 _REFERENCE = [
-    (0, False, 0.01, "Asch 1956: controls under 1% wrong (secondary)"),
-    (1, False, 0.028, "Asch 1951/1955 (secondary)"),
-    (2, False, 0.128, "Asch 1951/1955 (secondary)"),
-    (3, False, 0.325, "Asch 1951/1955: 32-33% (recalled, check)"),
-    (4, False, 0.35, "Asch 1951/1955 (recalled, check)"),
-    (6, False, 0.368, "Asch 1956: 6-8 confederates (secondary)"),
-    (7, False, 0.368, "Asch 1956: 6-8 confederates (secondary)"),
-    (8, False, 0.32, "Asch 1951/1955 (recalled, check)"),
-    *((m, False, 0.31, "Asch 1951/1955: 10-15 (recalled, check)") for m in range(10, 16)),
+    (0, False, 0.01, f"Asch 1956: controls under 1% wrong, {_SECONDARY}"),
+    (1, False, 0.028, f"Asch 1951/1955, {_SECONDARY}"),
+    (2, False, 0.128, f"Asch 1951/1955, {_SECONDARY}"),
+    (3, False, 0.325, f"Asch 1951/1955: 32-33%, {_QUOTED}"),
+    (4, False, 0.35, f"Asch 1951/1955, {_QUOTED}"),
+    (6, False, 0.368, f"Asch 1956: 6-8 confederates, {_SECONDARY}"),
+    (7, False, 0.368, f"Asch 1956: 6-8 confederates, {_SECONDARY}"),
+    (8, False, 0.32, f"Asch 1951/1955, {_QUOTED}"),
+    *((m, False, 0.31, f"Asch 1951/1955: 10-15, {_QUOTED}") for m in range(10, 16)),
 ]
 _ALLY_REFERENCE = (0.065, "Asch 1955: about a quarter of unanimous, 5-8%")
-_ONCE_REFERENCE = (0.75, 0.25)  # conformed at least once / never, Asch 1956 (secondary)
+#: Conformed at least once / never, Asch 1956 (as reported in secondary sources).
+_ONCE_REFERENCE = (0.75, 0.25)
 
 
 class AschStudy(Study):
@@ -470,7 +481,7 @@ class AschStudy(Study):
         -------
         pandas.DataFrame
             Columns ``majority``, ``ally``, ``asch`` (share of critical answers wrong),
-            ``asch_source`` (citation; *secondary* and *recalled* marked). The ally
+            ``asch_source`` (citation, saying how sure the number is). The ally
             reference (about 6.5%, Asch 1955) applies to every ally condition.
         """
         return pd.DataFrame(_REFERENCE, columns=["majority", "ally", "asch", "asch_source"])
@@ -547,7 +558,7 @@ class AschStudy(Study):
         ax.set(
             xlabel="size of the unanimous wrong majority",
             ylabel="conformity (% of critical answers)",
-            title=f"Asch conformity: {result.config.subjects} subjects per condition",
+            title=f"Asch conformity: {count(result.config.subjects, 'subject')} per condition",
             ylim=(-2, 102),
         )
         ax.legend(fontsize="small", loc="upper right")

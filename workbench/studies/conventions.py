@@ -91,22 +91,19 @@ from workbench.society.coordination import (
     check_game_population,
     collective_bias,
     coordination_game,
-    game_network,
-    game_situation,
-    is_lean,
     isolated_priors,
     minimal_game_runs,
     minimal_game_summary,
     name_pool,
     per_round,
     play,
-    population,
     prior_game,
     run_outcomes,
     timeline,
 )
 from workbench.society.persons import is_rule
 from workbench.studies import Study, StudyResult, Unit, unit_seed
+from workbench.studies._game import game_society, short_name
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -297,20 +294,9 @@ class ConventionsStudy(Study):
                 conditions={**cond, "run": unit.replicate},
                 run_id=run_id,
             )
-        n = cond["members"]
-        graph = game_network(cond["topology"], n, cfg.degree, unit_seed(unit.seed, "network"))
-        persons = population(
-            model, n, cfg.personas, temperature=cfg.temperature, persona_file=cfg.persona_file
-        )
-        return Society(
-            persons,
-            coordination_game(names, wording=cfg.wording),
-            game_situation(model, graph, norm=cfg.norm, memory=cfg.memory),
-            seed=unit.seed,
-            gateway=gateway,
-            conditions={**cond, "run": unit.replicate},
-            run_id=run_id,
-            lean=is_lean(cfg.names),
+        game = coordination_game(names, wording=cfg.wording)
+        return game_society(
+            cfg, unit, model, cond["topology"], cond["members"], game, gateway, run_id
         )
 
     def play(self, society: Society, unit: Unit) -> pd.DataFrame:
@@ -525,7 +511,7 @@ class ConventionsStudy(Study):
             for k, population in enumerate(populations):
                 rows = bias[bias.population == population].set_index("name").loc[names]
                 x = np.arange(len(names)) - 0.4 + width * (k + 0.5)
-                ax.bar(x, rows.won, width, color=palette[k], label=f"{_short(population)}: won")
+                ax.bar(x, rows.won, width, color=palette[k], label=f"{short_name(population)}: won")
                 ax.scatter(
                     x,
                     rows.prior,
@@ -544,7 +530,8 @@ class ConventionsStudy(Study):
                 ylim=(0, 1.02),
                 title="collective bias: winners vs isolated priors",
             )
-            ax.legend(fontsize="x-small")
+            # beside the bars, not over them: a winner's bar can reach 1
+            ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.suptitle(
             f"Convention emergence: W={self.config.names} names, memory k={self.config.memory}"
         )
@@ -552,12 +539,8 @@ class ConventionsStudy(Study):
         return fig
 
 
-def _short(model: str) -> str:
-    return model.removeprefix("rule:").split("/")[-1]
-
-
 def _condition_label(frame: pd.DataFrame, cfg: Any) -> pd.Series:
-    parts = [frame.population.map(_short)]
+    parts = [frame.population.map(short_name)]
     if len(cfg.topologies) > 1:
         parts.append(frame.topology)
     if len(cfg.sizes) > 1:

@@ -66,19 +66,16 @@ from workbench.society.coordination import (
     check_game_network,
     check_game_population,
     coordination_game,
-    game_network,
-    game_situation,
     interactions,
-    is_lean,
     name_pool,
     nanmean,
     per_round,
     play,
-    population,
     unit_keys,
 )
 from workbench.society.persons import is_rule
 from workbench.studies import Study, StudyResult, Unit, unit_seed
+from workbench.studies._game import game_society, short_name
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -337,24 +334,22 @@ class MinorityStudy(Study):
         cfg, cond = self.config, unit.conditions
         n = cfg.members
         order = np.random.default_rng(unit_seed(unit.seed, "minority.order")).permutation(n)
-        graph = game_network(cfg.topology, n, cfg.degree, unit_seed(unit.seed, "network"))
-        model = cond["population"]
         phases = ("establish",) * cfg.establish + ("minority",)
-        return MinoritySociety(
-            population(
-                model, n, cfg.personas, temperature=cfg.temperature, persona_file=cfg.persona_file
-            ),
-            coordination_game(name_pool(cfg.names), phases, wording=cfg.wording),
-            game_situation(model, graph, norm=cfg.norm, memory=cfg.memory),
+        game = coordination_game(name_pool(cfg.names), phases, wording=cfg.wording)
+        return game_society(
+            cfg,
+            unit,
+            cond["population"],
+            cfg.topology,
+            n,
+            game,
+            gateway,
+            run_id,
+            cls=MinoritySociety,
             convention=cond["convention"],
             alternative=cond["alternative"],
             committed=order[: cond["committed_members"]],
             establish=cfg.establish,
-            seed=unit.seed,
-            gateway=gateway,
-            conditions={**cond, "run": unit.replicate},
-            run_id=run_id,
-            lean=is_lean(cfg.names),
         )
 
     def play(self, society: Society, unit: Unit) -> pd.DataFrame:
@@ -528,23 +523,45 @@ class MinorityStudy(Study):
 
         sns.set_theme(style="whitegrid", context="notebook")
         summary = result.summary
-        fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+        fig, axes = plt.subplots(1, 2, figsize=(13, 5.2))
         ax = axes[0]
-        ax.axvspan(*ASHERY_2025, color="0.92", zorder=0, label="Ashery 2025: 2-67% (LLMs)")
-        ax.axvline(XIE_2011, color="black", linestyle=":", label="Xie 2011: 10% (naming game)")
-        ax.axvline(CENTOLA_2018, color="black", linestyle="--", label="Centola 2018: 25% (humans)")
+        # The published LLM range spans almost the whole axis: drawn as a thin labelled
+        # interval above the data (no per-model points are stored), not as a band over it.
+        ax.plot(ASHERY_2025, [_RANGE_Y] * 2, color="0.55", lw=4, solid_capstyle="butt")
+        ax.text(
+            sum(ASHERY_2025) / 2,
+            _RANGE_Y + 0.03,
+            f"Ashery 2025 (LLMs): critical mass {ASHERY_2025[0]:.0%} to {ASHERY_2025[1]:.0%},"
+            " by model and established name",
+            ha="center",
+            va="bottom",
+            fontsize="x-small",
+        )
+        for x, style, label in (
+            (XIE_2011, ":", "Xie 2011: 10% (naming game)"),
+            (CENTOLA_2018, "--", "Centola 2018: 25% (humans)"),
+        ):  # up to P = 1, below the published range
+            ax.vlines(x, -0.03, 1.03, color="black", linestyle=style, label=label)
         for (who, convention), group in summary.groupby(["population", "convention"], sort=False):
-            label = f"{_short(who)}, {convention} established"
+            label = f"{short_name(who)}, {convention} established"
             ax.plot(group.fraction, group.p_takeover, marker="o", label=label)
         ax.axhline(0.5, color="0.5", lw=0.8)
         ax.set(
             xlabel="committed fraction of the population",
             ylabel="P(alternative takes over)",
-            ylim=(-0.03, 1.03),
+            ylim=(-0.03, _RANGE_Y + 0.12),
+            yticks=np.linspace(0, 1, 6),
             title=f"Tipping points (N={self.config.members}, "
             f"{self.config.horizon:g} rounds after arrival)",
         )
-        ax.legend(fontsize="x-small", loc="lower right")
+        # below the axes, where it hides no line
+        ax.legend(
+            fontsize="x-small",
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.16),
+            ncol=3,
+            frameon=False,
+        )
         first = summary.population.iloc[0], summary.convention.iloc[0]
         lines = minority_timeline(result.decisions)
         lines = lines[(lines.population == first[0]) & (lines.convention == first[1])]
@@ -567,15 +584,15 @@ class MinorityStudy(Study):
             xlabel="population rounds after the minority arrived",
             ylabel="uncommitted members on the alternative",
             ylim=(-0.03, 1.03),
-            title=f"{_short(first[0])}, {first[1]} established",
+            title=f"{short_name(first[0])}, {first[1]} established",
         )
         axes[1].legend(title="committed", fontsize="x-small")
         fig.tight_layout()
         return fig
 
 
-def _short(model: str) -> str:
-    return model.removeprefix("rule:").split("/")[-1]
+#: Height of the published range's interval on the takeover axis, above P = 1.
+_RANGE_Y = 1.1
 
 
 def critical_mass(fractions: np.ndarray, p_takeover: np.ndarray) -> float:

@@ -118,6 +118,7 @@ from workbench.society.opinion import (
 from workbench.society.personas import resolve_opinion_persona
 from workbench.society.persons import is_rule
 from workbench.studies import Study, StudyResult, Unit, unit_seed
+from workbench.studies._figures import count
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -780,7 +781,7 @@ class PolarizationStudy(Study):
         ax.set(ylabel="final clusters", title="Clusters: ours (bars), published (x)")
         ax.legend(fontsize="small")
         fig.suptitle(
-            f"Opinion dynamics: {cfg.members} members, {cfg.rounds} rounds, "
+            f"Opinion dynamics: {count(cfg.members, 'member')}, {count(cfg.rounds, 'round')}, "
             f"{', '.join(cfg.topologies)} network",
             fontsize="medium",
         )

@@ -120,6 +120,7 @@ def test_the_timeout_covers_one_notebooks_cells(tiny, tmp_path):
     [
         (["--only", "nosuch"], "no notebook named nosuch; choose from good, bad"),
         (["--only", "good,nosuch"], "no notebook named nosuch"),
+        (["--only", " , "], "no notebook name given to build; choose from good, bad"),
         (["--timeout", "0"], "timeout must be a positive number"),
         (["--timeout", "-5"], "timeout must be a positive number"),
         (["--out", "{file}"], "cannot write the gallery to"),

@@ -202,11 +202,11 @@ def find_notebooks(root: str | Path, only: Iterable[str] | None = None) -> list[
         wanted = {name.strip().removesuffix(".ipynb") for name in only if name.strip()}
         known = {path.stem for _, path in paths} | {f"{s}/{p.stem}" for s, p in paths}
         unknown = sorted(wanted - known)
+        choices = ", ".join(path.stem for _, path in paths)
         if unknown:
-            raise WorkbenchError(
-                f"no notebook named {', '.join(unknown)}; choose from "
-                + ", ".join(path.stem for _, path in paths)
-            )
+            raise WorkbenchError(f"no notebook named {', '.join(unknown)}; choose from {choices}")
+        if not wanted:
+            raise WorkbenchError(f"no notebook name given to build; choose from {choices}")
         paths = [(s, p) for s, p in paths if p.stem in wanted or f"{s}/{p.stem}" in wanted]
     notebooks = []
     for section, path in paths:

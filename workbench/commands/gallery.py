@@ -71,7 +71,7 @@ def _gallery(args: argparse.Namespace) -> int:
 
     only = None
     if args.only is not None:
-        only = [name for value in args.only for name in value.split(",") if name.strip()]
+        only = [name for value in args.only for name in value.split(",")]
     gallery = build_gallery(
         args.out,
         root=args.root,

@@ -21,15 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from workbench.battery.protocol import (
-    MODULES,
-    WORDING_INDICES,
-    Budget,
-    Measure,
-    Module,
-    ratio,
-    wording_seed,
-)
+from workbench.battery.protocol import WORDING_INDICES, Budget, Measure, Module, ratio, wording_seed
 
 if TYPE_CHECKING:
     from workbench.sweep import Sweep
@@ -41,13 +33,11 @@ def _shifted(num: str, den: str, by: float):
     return lambda s: ratio(num, den)(s) - by
 
 
-@MODULES.register
-class CollectiveBias(Module):
+class CollectiveBias(
+    Module, name="bias", title="Collective bias (conventions)", baseline="rule:memory"
+):
     """Collective bias: priors alone, and what a population of the model settles on."""
 
-    name = "bias"
-    title = "Collective bias (conventions)"
-    baseline = "rule:memory"
     measures: ClassVar = (
         Measure(
             "prior_strength",

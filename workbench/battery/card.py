@@ -287,6 +287,17 @@ def _sentence(s: Any) -> str:
 # -- figure ---------------------------------------------------------------------------
 
 
+#: The marks drawn beside the cards' dots: (score field, line style, legend label).
+_MARKS = (
+    ("reference", {"marker": "x", "color": "black", "ms": 8, "mew": 2}, "human / published"),
+    (
+        "baseline",
+        {"marker": "|", "color": "0.45", "ms": 14, "mew": 2},
+        "rule baseline (named in the panel's title)",
+    ),
+)
+
+
 def _panels(cards: list[Card]) -> Figure:
     """Each module a panel, each score a row; every card's dot and interval side by side,
     the reference as a black x and the first card's rule baseline as a grey bar."""
@@ -324,30 +335,19 @@ def _panels(cards: list[Card]) -> Figure:
                     label=card.model if y == 0 else None,
                 )
         for y, s in enumerate(rows.itertuples(index=False)):
-            if _finite(s.reference):
-                ax.plot(
-                    s.reference,
-                    y,
-                    "x",
-                    color="black",
-                    ms=8,
-                    mew=2,
-                    label="human / published" if y == 0 else None,
-                )
-            if _finite(s.baseline):
-                ax.plot(
-                    s.baseline,
-                    y,
-                    "|",
-                    color="0.45",
-                    ms=14,
-                    mew=2,
-                    label=f"rule baseline ({s.baseline_model})" if y == 0 else None,
-                )
+            for attr, style, label in _MARKS:
+                if _finite(getattr(s, attr)):
+                    ax.plot(
+                        getattr(s, attr), y, ls="none", label=label if y == 0 else None, **style
+                    )
         ax.set_yticks(range(len(rows)), rows.title)
         ax.invert_yaxis()
         ax.axvline(0, color="0.6", lw=0.8)
-        ax.set_title(cards[0].modules.get(module, module), loc="left", fontsize="medium")
+        title = cards[0].modules.get(module, module)
+        baselines = rows.baseline_model.dropna().unique() if "baseline_model" in rows else []
+        if len(baselines) and baselines[0]:
+            title += f"; baseline {baselines[0]}"
+        ax.set_title(title, loc="left", fontsize="medium")
     handles, labels = [], []
     for ax in axes[:, 0]:
         for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
@@ -358,7 +358,7 @@ def _panels(cards: list[Card]) -> Figure:
         handles,
         labels,
         loc="lower center",
-        ncol=min(4, len(labels)),
+        ncol=min(3, len(labels)),
         fontsize="small",
         frameon=False,
     )

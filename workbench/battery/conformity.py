@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pandas as pd
 
 from workbench.battery.protocol import (
-    MODULES,
     WORDING_INDICES,
     Budget,
     Measure,
@@ -66,13 +65,9 @@ _SURE = (
 )
 
 
-@MODULES.register
-class Conformity(Module):
+class Conformity(Module, name="conformity", title="Conformity (Asch)", baseline="rule:truthful"):
     """Asch conformity: does the model give the majority's wrong answer?"""
 
-    name = "conformity"
-    title = "Conformity (Asch)"
-    baseline = "rule:truthful"
     measures: ClassVar = (
         Measure(
             "conformity_0",

@@ -23,15 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from workbench.battery.protocol import (
-    MODULES,
-    WORDING_INDICES,
-    Budget,
-    Measure,
-    Module,
-    ratio,
-    wording_seed,
-)
+from workbench.battery.protocol import WORDING_INDICES, Budget, Measure, Module, ratio, wording_seed
 
 if TYPE_CHECKING:
     from workbench.sweep import Sweep
@@ -59,13 +51,11 @@ def _seen_levels(saw: Any) -> list[float]:
     return [_level(part.rpartition(": ")[2]) for part in saw.split("; ")]
 
 
-@MODULES.register
-class OpinionDynamics(Module):
+class OpinionDynamics(
+    Module, name="opinion", title="Opinion dynamics (factual claims)", baseline="rule:degroot"
+):
     """Opinion dynamics: drift towards the facts, susceptibility, diversity."""
 
-    name = "opinion"
-    title = "Opinion dynamics (factual claims)"
-    baseline = "rule:degroot"
     measures: ClassVar = (
         Measure(
             "drift",

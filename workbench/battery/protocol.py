@@ -98,31 +98,22 @@ class Budget:
 
 #: The budgets. ``small`` fits a 1.5B embedded model in 30 minutes on 2 cores;
 #: ``standard`` gives the conformity scores intervals of about +-10 points or better.
+#: Each field's size in the two budgets, (small, standard); a row per field reads like
+#: the table in docs/battery.md.
+_SIZES: Mapping[str, tuple[int, int]] = {
+    "subjects": (2, 8),
+    "pairs": (2, 6),
+    "populations": (1, 2),
+    "population": (4, 12),
+    "rounds": (4, 12),
+    "minority_population": (6, 12),
+    "tipping_rounds": (2, 10),
+    "opinion_runs": (1, 3),
+    "design_seeds": (2, 6),
+}
 BUDGETS: Mapping[str, Budget] = {
-    "small": Budget(
-        "small",
-        subjects=2,
-        pairs=2,
-        populations=1,
-        population=4,
-        rounds=4,
-        minority_population=6,
-        tipping_rounds=2,
-        opinion_runs=1,
-        design_seeds=2,
-    ),
-    "standard": Budget(
-        "standard",
-        subjects=8,
-        pairs=6,
-        populations=2,
-        population=12,
-        rounds=12,
-        minority_population=12,
-        tipping_rounds=10,
-        opinion_runs=3,
-        design_seeds=6,
-    ),
+    name: Budget(name, **{field: sizes[i] for field, sizes in _SIZES.items()})
+    for i, name in enumerate(("small", "standard"))
 }
 
 
@@ -320,29 +311,39 @@ def score_table(
         if len(finite) > 1 and len(null) and spread > np.percentile(null, 95) + 1e-12:
             flips = m.difference and min(finite) < 0 < max(finite)
             flagged = "flips" if flips else "wording"
+        head = (module, m.name, m.title, value, low, high)
         scores.append(
-            Score(
-                module=module,
-                name=m.name,
-                title=m.title,
-                value=value,
-                low=low,
-                high=high,
-                by_wording=by_wording,
-                spread=spread,
-                flagged=flagged,
-                clusters=len(clusters),
-                reference=m.reference,
-                source=m.source,
-            )
+            Score(*head, by_wording, spread, flagged, len(clusters), m.reference, m.source)
         )
     return scores
+
+
+#: The modules of the protocol, in card order (each registers itself on import).
+ORDER = ("conformity", "bias", "tipping", "opinion", "person", "persistence")
+
+
+def _load_modules() -> None:
+    import importlib
+
+    for name in ORDER:
+        importlib.import_module(f"workbench.battery.{name}")
+
+
+#: The battery's modules, in card order.
+MODULES: Registry = Registry("battery module", key=lambda cls: cls.name, loader=_load_modules)
 
 
 class Module(ABC):
     """One phenomenon of the battery: which study runs to make and how to score them.
 
-    A module is a class registered in :data:`MODULES` under its :attr:`name`. It plans
+    A module is a subclass that names itself in its class statement, which registers
+    it in :data:`MODULES` under that name::
+
+        class Conformity(Module, name="conformity", title="Conformity (Asch)",
+                         baseline="rule:truthful"):
+            measures = (...)
+
+    It plans
     :class:`~workbench.sweep.Sweep` runs for one model (:meth:`sweeps`), reads their
     results back into a cluster table (:meth:`clusters`) and lists its :attr:`measures`.
     Every prompt is asked in each wording of :data:`~workbench.society.task.WORDINGS`.
@@ -365,6 +366,11 @@ class Module(ABC):
     baseline: ClassVar[str]
     measures: ClassVar[tuple[Measure, ...]]
 
+    def __init_subclass__(cls, *, name: str, title: str, baseline: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name, cls.title, cls.baseline = name, title, baseline
+        MODULES.register(cls)
+
     @abstractmethod
     def sweeps(self, model: str, budget: Budget, seed: int) -> list[Sweep]:
         """The study runs this module needs for ``model``."""
@@ -377,21 +383,6 @@ class Module(ABC):
     @abstractmethod
     def decisions(self, budget: Budget) -> int:
         """Most model decisions the module makes for one model (for the plan)."""
-
-
-#: The modules of the protocol, in card order (each registers itself on import).
-ORDER = ("conformity", "bias", "tipping", "opinion", "person", "persistence")
-
-
-def _load_modules() -> None:
-    import importlib
-
-    for name in ORDER:
-        importlib.import_module(f"workbench.battery.{name}")
-
-
-#: The battery's modules, in card order.
-MODULES: Registry = Registry("battery module", key=lambda cls: cls.name, loader=_load_modules)
 
 
 def wording_seed(seed: int, wording: int, *more: int) -> int:

@@ -23,15 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from workbench.battery.protocol import (
-    MODULES,
-    WORDING_INDICES,
-    Budget,
-    Measure,
-    Module,
-    ratio,
-    wording_seed,
-)
+from workbench.battery.protocol import WORDING_INDICES, Budget, Measure, Module, ratio, wording_seed
 
 if TYPE_CHECKING:
     from workbench.sweep import Sweep
@@ -62,13 +54,11 @@ def _critical(sums: Mapping[str, np.ndarray]) -> np.ndarray:
     return out.reshape(p.shape[:-1])
 
 
-@MODULES.register
-class Tipping(Module):
+class Tipping(
+    Module, name="tipping", title="Tipping (committed minority)", baseline="rule:naming_game"
+):
     """Tipping: the committed minority that overturns an established convention."""
 
-    name = "tipping"
-    title = "Tipping (committed minority)"
-    baseline = "rule:naming_game"
     measures: ClassVar = (
         Measure(
             "critical_mass",

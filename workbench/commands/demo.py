@@ -42,7 +42,11 @@ majority names a wrong line, and 6 neutral ones, where it names the right one):
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
-    from workbench.commands.run import add_figure_arguments, add_store_argument
+    from workbench.commands.run import (
+        add_figure_arguments,
+        add_out_argument,
+        add_store_argument,
+    )
 
     p = sub.add_parser(
         "demo",
@@ -52,13 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="subject model (default: the embedded one)")
     p.add_argument("--subjects", type=int, default=2, metavar="N", help="subjects (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("workbench-out/demo"),
-        metavar="DIR",
-        help="folder for the tables and plots (default: workbench-out/demo)",
-    )
+    add_out_argument(p, Path("workbench-out/demo"), "the tables and plots", "workbench-out/demo")
     add_store_argument(p)
     p.add_argument("--no-store", action="store_true", help="do not store the live run")
     p.add_argument(

@@ -18,13 +18,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     sub : argparse._SubParsersAction
         The subparsers object of the ``workbench`` parser.
     """
-    p = sub.add_parser(
+    from workbench.commands.run import add_group
+
+    actions = add_group(
+        sub,
         "models",
-        help="list or fetch the local models",
-        description="List the local models of the catalogue, or fetch one.",
+        "list or fetch the local models",
+        "List the local models of the catalogue, or fetch one.",
+        dest="models_command",
+        metavar="ACTION",
     )
-    actions = p.add_subparsers(dest="models_command", metavar="ACTION")
-    actions.required = True
     p_list = actions.add_parser("list", help="show the catalogue and what is cached")
     p_list.set_defaults(handler=_list)
     p_pull = actions.add_parser("pull", help="fetch (or re-verify) a model, then print its path")

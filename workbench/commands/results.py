@@ -38,13 +38,16 @@ def register(sub: Any) -> None:
     sub : argparse._SubParsersAction
         The subparsers of the ``workbench`` parser.
     """
-    parser = sub.add_parser(
+    from workbench.commands.run import add_group
+
+    actions = add_group(
+        sub,
         "results",
-        help="list, show and export stored runs",
-        description=__doc__.splitlines()[0],
+        "list, show and export stored runs",
+        __doc__.splitlines()[0],
+        dest="results_command",
+        metavar="ACTION",
     )
-    actions = parser.add_subparsers(dest="results_command", metavar="ACTION")
-    actions.required = True
 
     store_help = "result store file (default: $WORKBENCH_STORE or ./workbench-results.sqlite)"
 

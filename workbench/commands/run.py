@@ -32,13 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``run`` and one sub-parser per study, with flags from its config fields."""
     from workbench.studies import STUDIES
 
-    p = sub.add_parser(
+    studies = add_group(
+        sub,
         "run",
-        help="run a canonical study (e.g. asch)",
-        description="Run a canonical study and print its table beside the published numbers.",
+        "run a canonical study (e.g. asch)",
+        "Run a canonical study and print its table beside the published numbers.",
+        dest="study",
+        metavar="STUDY",
     )
-    studies = p.add_subparsers(dest="study", metavar="STUDY")
-    studies.required = True
     for name, study in STUDIES.items():
         doc = (study.__doc__ or name).strip().splitlines()[0]
         sp = studies.add_parser(name, help=doc, description=doc)
@@ -46,6 +47,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_run_arguments(sp)
         add_figure_arguments(sp)
         sp.set_defaults(handler=_run)
+
+
+def add_group(
+    sub: argparse._SubParsersAction,
+    name: str,
+    help: str,
+    description: str,
+    *,
+    dest: str,
+    metavar: str,
+) -> argparse._SubParsersAction:
+    """Add the command ``name`` whose own subcommands (one required) go under ``dest``."""
+    parser = sub.add_parser(name, help=help, description=description)
+    actions = parser.add_subparsers(dest=dest, metavar=metavar)
+    actions.required = True
+    return actions
 
 
 def _parser_of(spec):
@@ -106,13 +123,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_cls: type) -> N
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags every study run shares."""
     parser.add_argument("--seed", type=int, default=None, help="seed (drawn when omitted)")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="folder for the plot and CSV tables (default: workbench-out/<run id>)",
-    )
+    add_out_argument(parser, None, "the plot and CSV tables", "workbench-out/<run id>")
     add_model_arguments(parser)
     add_store_argument(parser)
     parser.add_argument("--no-store", action="store_true", help="do not store the run")
@@ -191,6 +202,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     ]
     for flag, kind, default, metavar, help_ in flags:
         group.add_argument(flag, type=kind, default=default, metavar=metavar, help=help_)
+
+
+def add_out_argument(
+    parser: argparse.ArgumentParser, default: Path | None, what: str, shown: str
+) -> None:
+    """``--out DIR``: the folder a command writes ``what`` into (checked before any work)."""
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=default,
+        metavar="DIR",
+        help=f"folder for {what} (default: {shown})",
+    )
 
 
 def add_store_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:

@@ -26,16 +26,17 @@ _KEEP = ("run_id", "seed", "status", "seconds")  # error is shown in the closing
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``sweep`` and one sub-parser per study, with flags from its config fields."""
-    from workbench.commands.run import add_config_arguments, add_model_arguments
+    from workbench.commands.run import add_config_arguments, add_group, add_model_arguments
     from workbench.studies import STUDIES
 
-    p = sub.add_parser(
+    studies = add_group(
+        sub,
         "sweep",
-        help="run a study over a grid of conditions and seeds (resumable)",
-        description=__doc__.splitlines()[0],
+        "run a study over a grid of conditions and seeds (resumable)",
+        __doc__.splitlines()[0],
+        dest="study",
+        metavar="STUDY",
     )
-    studies = p.add_subparsers(dest="study", metavar="STUDY")
-    studies.required = True
     for name, study in STUDIES.items():
         doc = (study.__doc__ or name).strip().splitlines()[0]
         sp = studies.add_parser(name, help=doc, description=f"Sweep: {doc}")

@@ -4,8 +4,9 @@ Runs ``rule:voter`` societies through the project's API (:class:`OpinionSociety`
 complete network, two opinions: ``k`` members on label 1, the rest on label 5) until
 consensus, and prints per update order, N and k the share of runs that opinion 1 won and
 the mean consensus time beside their exact values, with Monte Carlo standard errors and
-the difference in SEs. The exact values are computed here, sharing no code with the
-project (the same chains as ``tests/test_voter.py``, which runs a smaller version):
+the difference in SEs. The exact values come from ``tests/support/voter.py``, sharing no
+code with the project (the chains ``tests/test_voter.py`` checks against, at a smaller
+size):
 
 - asynchronous updates (one uniformly random member per update copies a uniformly random
   other member; time in updates): ``k -> k +- 1`` each with probability
@@ -27,30 +28,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT.parent / "tests"))
 from _bench import machine  # noqa: E402
+from support.voter import exact_consensus_time, exact_synchronous_consensus_time  # noqa: E402
 
 from workbench.society import Situation  # noqa: E402
 from workbench.society.opinion import NO_TOPIC, OpinionSociety, OpinionTask, Voter  # noqa: E402
-
-
-def asynchronous_exact(n: int) -> np.ndarray:
-    k = np.arange(1, n)
-    p = k * (n - k) / (n * (n - 1))
-    system = np.diag(2 * p) - np.diag(p[:-1], 1) - np.diag(p[1:], -1)
-    return np.r_[0.0, np.linalg.solve(system, np.ones(n - 1)), 0.0]
-
-
-def synchronous_exact(n: int) -> np.ndarray:
-    transition = np.zeros((n + 1, n + 1))
-    for k in range(n + 1):
-        stay = stats.binom.pmf(np.arange(k + 1), k, max(k - 1, 0) / (n - 1))
-        join = stats.binom.pmf(np.arange(n - k + 1), n - k, k / (n - 1))
-        transition[k] = np.convolve(stay, join)
-    inner = transition[1:n, 1:n]
-    return np.r_[0.0, np.linalg.solve(np.eye(n - 1) - inner, np.ones(n - 1)), 0.0]
 
 
 def simulate(order: str, n: int, k: int, runs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +77,10 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         won, times = simulate(order, n, k, runs, seed=1_000_000 * (i + 1))
         per_run = (time.perf_counter() - start) / runs
-        exact = (asynchronous_exact if order == "asynchronous" else synchronous_exact)(n)[k]
+        exact_time = (
+            exact_consensus_time if order == "asynchronous" else exact_synchronous_consensus_time
+        )
+        exact = exact_time(n)[k]
         share = k / n
         se_p = math.sqrt(share * (1 - share) / runs)
         se_t = times.std(ddof=1) / math.sqrt(runs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from support.openai_server import OpenAIServer
+from support.openai_server import TEST_MODEL, OpenAIServer
 
 
 @pytest.fixture
@@ -25,3 +25,26 @@ def openai_server(monkeypatch):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def warm_litellm():
+    """Import litellm and make one call through a gateway to a test server, so no test of
+    the module pays (or times) litellm's first use, about 5 s.
+
+    Use it as ``pytestmark = pytest.mark.usefixtures("warm_litellm")``.
+    """
+    import numpy as np
+
+    from workbench.llm import Gateway, GatewayConfig, _litellm
+    from workbench.llm.types import DecisionRequest
+
+    _litellm.get()
+    ask = DecisionRequest(
+        TEST_MODEL, [{"role": "user", "content": "Which? A) yes B) no"}], ("A", "B")
+    )
+    with OpenAIServer() as server, pytest.MonkeyPatch.context() as mp:
+        for name, value in server.env().items():
+            mp.setenv(name, value)
+        with Gateway(GatewayConfig(timeout=5.0)) as gateway:
+            gateway.decide([ask], np.random.default_rng(0))

@@ -13,17 +13,23 @@ from dataclasses import dataclass
 
 import pytest
 from support.gate import gated_answer
-from support.openai_server import FAULT_KINDS, OFF_OPTIONS_TEXT, OpenAIServer
+from support.openai_server import (
+    CONTENT,
+    FAULT_KINDS,
+    OFF_OPTIONS_TEXT,
+    RETRYABLE,
+    TEST_MODEL,
+    OpenAIServer,
+)
 
-from workbench.llm import Gateway, GatewayConfig, _litellm
+from workbench.llm import Gateway, GatewayConfig
 from workbench.society import LLMPerson, Persona, Round, Situation, Society, Task, Topology
 from workbench.store import ResultStore
 from workbench.studies import Study, Unit
 
-MODEL = "openai/test-model"
+MODEL = TEST_MODEL
 OPTIONS = ("A", "B", "C")
-RETRYABLE = {"429", "500", "drop", "timeout", "malformed"}
-CONTENT = {"empty", "off_options"}
+pytestmark = pytest.mark.usefixtures("warm_litellm")
 
 
 @dataclass(frozen=True)
@@ -58,22 +64,14 @@ class Poll(Study):
         kwargs.setdefault("workers", 1)
         return super().run(gateway, **kwargs)
 
-    def _run_unit(self, unit, gateway, run_id):
-        return self.build(unit, gateway, run_id).run(self.config.rounds)
+    def play(self, society, unit):
+        return society.run(self.config.rounds)
+
+    def planned_rounds(self, unit, society):
+        return self.config.rounds
 
     def summarize(self, decisions, seed):
         return decisions.groupby("step").valid.mean().reset_index()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def warm_litellm():
-    """Import litellm and make one call, so no test pays its first-use cost."""
-    _litellm.get()
-    with OpenAIServer() as srv, pytest.MonkeyPatch.context() as mp:
-        for name, value in srv.env().items():
-            mp.setenv(name, value)
-        with Gateway(GatewayConfig(timeout=5.0)) as gw:
-            Poll(PollConfig(members=5, rounds=1), seed=0).run(gw)
 
 
 def is_repair(request: dict) -> bool:

@@ -92,6 +92,15 @@ FAULT_KINDS = ("429", "500", "drop", "timeout", "malformed", "empty", "off_optio
 OFF_OPTIONS_TEXT = "no comment, none of those"
 """The content of an ``off_options`` answer: no capital letter, no option label."""
 
+RETRYABLE = frozenset({"429", "500", "drop", "timeout", "malformed"})
+"""The faults a gateway retries (the request failed)."""
+
+CONTENT = frozenset({"empty", "off_options"})
+"""The faults a gateway repairs (the request succeeded, its content is not an option)."""
+
+TEST_MODEL = "openai/test-model"
+"""The model string that reaches this server through litellm's ``openai/`` provider."""
+
 Request = dict[str, Any]
 Distribution = Mapping[str, float]
 

@@ -209,3 +209,12 @@ def test_the_demo_table_and_verdict_on_the_truthful_rule(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"Verdict: no effect found.*sees them", out)
     assert "Replay" not in out and not (tmp_path / "replay").exists()
+
+
+def test_the_sweep_bar_counts_decisions(tmp_path, capsys):
+    argv = ["sweep", "asch", "--model", "rule:conformist:0.3", "--subjects", "2"]
+    argv += ["--grid", "majority=1,3", "--store", str(tmp_path / "s")]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err.replace("\r", "\n")
+    # rule members only: every decision counts; (1 + 1) and (3 + 1) members x 18 x 2
+    assert "216/216" in err and "decision" in err and "runs 2/2" in err

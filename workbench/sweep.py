@@ -546,7 +546,9 @@ class Sweep:
             The result store; with None nothing is stored or skipped and the records are
             kept in memory (:attr:`SweepResult.records`).
         progress : bool
-            Show a tqdm bar over runs.
+            Show a tqdm bar counting decisions (planned: members x rounds of each run to
+            do), moved after every round of a run done in this process, after each run
+            done by an executor; its postfix counts runs.
         gateway : Gateway or None
             A live gateway every run goes through, one after the other in this process
             (``executor`` must be None), instead of a fresh one per run. Use it to record
@@ -595,12 +597,11 @@ class Sweep:
         todo = list({r.run_id: r for r in todo}.values())  # grid values may repeat
         records: dict[str, Any] = {}
         start = time.perf_counter()
-        bar = tqdm(
-            total=len(status),
-            initial=len(status) - len(todo),
-            disable=not progress,
-            desc=f"sweep {self.name}",
-            unit="run",
+        bar = _DecisionBar(
+            tqdm(total=0, disable=not progress, desc=f"sweep {self.name}", unit="decision"),
+            {r.run_id: self._planned(r) for r in todo} if progress else {},
+            len(status) - len(todo),
+            len(status),
         )
 
         def finish(run: SweepRun, record: Any, took: float) -> None:
@@ -615,18 +616,18 @@ class Sweep:
             if outcome != "complete":
                 errors[run.run_id] = record.metadata.get("error") or outcome
             seconds[run.run_id] = round(took, 3)
-            bar.update()
+            bar.finished(run.run_id, record)
             if outcome == "incomplete":  # a model error or the deadline: stop the sweep
                 raise _failed(run, WorkbenchError(errors[run.run_id]), status)
 
         leases = _Leases(store)
         try:
             waiting = leases.claim(todo, status)
-            self._execute(leases.mine(todo), executor, gateway, finish, status)
+            self._execute(leases.mine(todo), executor, gateway, finish, status, bar)
             while waiting:  # runs another sweep holds: wait for them, or take them over
                 time.sleep(_POLL_S)
                 waiting = leases.claim(waiting, status)
-                self._execute(leases.mine(todo), executor, gateway, finish, status)
+                self._execute(leases.mine(todo), executor, gateway, finish, status, bar)
         finally:
             leases.release()
             bar.close()
@@ -656,7 +657,25 @@ class Sweep:
             dict(self.limits),
         )
 
-    def _execute(self, runs, executor, gateway, finish, status) -> None:
+    def _planned(self, run: SweepRun) -> int | None:
+        """The decisions ``run`` is planned to count (as its study's progress bar counts
+        them): members x planned rounds of its first unit, times its units. None when
+        its first society cannot be built here."""
+        from workbench.society.persons import is_rule
+
+        study = self.study_cls(run.config, seed=run.seed)
+        try:
+            units = study.units(run.seed)
+            society = study.build(units[0]) if units else None
+        except WorkbenchError:
+            return None
+        if society is None:
+            return 0
+        models = any(not is_rule(m) for m in study.models())
+        members = sum(1 for m in society.members if not (models and m.person.is_rule))
+        return members * max(int(study.planned_rounds(units[0], society)), 0) * len(units)
+
+    def _execute(self, runs, executor, gateway, finish, status, bar=None) -> None:
         """Do ``runs`` (claimed, not yet done) on ``executor``, finishing each."""
         runs = [r for r in runs if status[r.run_id] == "pending"]
         if not runs:
@@ -665,7 +684,8 @@ class Sweep:
             for run in runs:
                 t0 = time.perf_counter()
                 try:
-                    record = run_job(self._job(run), gateway)
+                    on_round = None if bar is None else bar.live
+                    record = run_job(self._job(run), gateway, on_round=on_round)
                 except WorkbenchError as exc:
                     raise _failed(run, exc, status) from None
                 finish(run, record, time.perf_counter() - t0)
@@ -700,6 +720,61 @@ class Sweep:
             for future in submitted:
                 future.cancel()
             raise
+
+
+class _DecisionBar:
+    """A sweep's tqdm bar in decisions: the planned decisions of the runs to do (each
+    run's estimate until it finishes, then what it did), moved after every round of a
+    run done in this process and after each run done elsewhere; the postfix counts runs.
+    """
+
+    def __init__(self, bar: Any, planned: dict[str, int | None], done_runs: int, runs: int):
+        self.bar = bar
+        known = [p for p in planned.values() if p is not None]
+        mean = round(sum(known) / len(known)) if known else 0
+        self.planned = {k: mean if v is None else v for k, v in planned.items()}
+        self.done = 0  # decisions of the runs finished
+        self.current = 0  # decisions so far of the run in progress here
+        self.runs, self.done_runs = runs, done_runs
+        self.lock = threading.Lock()
+        self._show()
+
+    def live(self, event: Any) -> None:
+        """``on_round`` of a run done in this process."""
+        with self.lock:
+            self.current = event.decisions_done
+            now = time.perf_counter()
+            if now - self._shown >= 0.1:  # a rule run plays thousands of rounds a second
+                self._show()
+
+    def finished(self, run_id: str, record: Any) -> None:
+        decisions = record.decisions
+        count = len(decisions)
+        if record.metadata.get("models") and "method" in decisions:
+            from workbench.society.persons import is_rule
+
+            if any(not is_rule(m) for m in record.metadata["models"]):
+                count = int((decisions["method"] != "rule").sum())
+        with self.lock:
+            self.planned[run_id] = count
+            self.done += count
+            self.current = 0
+            self.done_runs += 1
+            self._show()
+
+    def _show(self) -> None:
+        bar = self.bar
+        self._shown = time.perf_counter()
+        if bar.disable:
+            return
+        n = self.done + self.current
+        bar.total = max(sum(self.planned.values()), n)
+        bar.n = n
+        bar.set_postfix_str(f"runs {self.done_runs}/{self.runs}", refresh=False)
+        bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _drain(pending: set[Future], submitted: dict, finish) -> None:
@@ -848,8 +923,11 @@ def execute(payload: bytes) -> bytes:
     return pickle.dumps(run_job(_loads(payload)))
 
 
-def run_job(job: _Job, gateway: Any = None) -> Any:
-    """Do one run of a sweep through ``gateway``, or a fresh one built for it; its record."""
+def run_job(job: _Job, gateway: Any = None, on_round: Any = None) -> Any:
+    """Do one run of a sweep through ``gateway``, or a fresh one built for it; its record.
+
+    ``on_round`` is passed to :meth:`~workbench.studies.Study.run` (progress displays).
+    """
     from workbench.society.persons import is_rule
     from workbench.store import RunRecord, utc_now
 
@@ -862,7 +940,7 @@ def run_job(job: _Job, gateway: Any = None) -> Any:
     from workbench.studies import StudyFailed
 
     try:
-        result = study.run(gateway, **job.limits)
+        result = study.run(gateway, on_round=on_round, **job.limits)
     except StudyFailed as failed:  # stored with its status, done again on resume
         result = failed.result
     finally:

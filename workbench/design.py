@@ -287,16 +287,7 @@ class DesignStudy(Study):
             name=cfg.task.name,
             preamble=cfg.task.preamble,
         )
-        return Society(
-            persons,
-            task,
-            situation,
-            seed=unit.seed,
-            gateway=gateway,
-            roles=roles,
-            conditions=unit.conditions,
-            run_id=run_id,
-        )
+        return self.society(unit, persons, task, situation, gateway, run_id, roles=roles)
 
     def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:
         """Share of the focal members' valid answers on each option, per step."""

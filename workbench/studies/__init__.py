@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from workbench.llm import Gateway
+    from workbench.society import Person, Situation, Task
     from workbench.store import RunRecord
 
 __all__ = [
@@ -236,6 +237,54 @@ class Study(ABC):
     @abstractmethod
     def build(self, unit: Unit, gateway: Gateway | None = None, run_id: str = "") -> Society:
         """The society of one unit, ready to :meth:`~workbench.society.Society.run`."""
+
+    def society(
+        self,
+        unit: Unit,
+        persons: Sequence[Person],
+        task: Task,
+        situation: Situation,
+        gateway: Gateway | None = None,
+        run_id: str = "",
+        *,
+        conditions: Mapping[str, Any] | None = None,
+        cls: type[Society] = Society,
+        **extra: Any,
+    ) -> Society:
+        """A society for :meth:`build` to return: seeded by ``unit``, its decision rows
+        tagged with the unit's conditions and ``run_id``.
+
+        Parameters
+        ----------
+        unit : Unit
+            The unit; its seed seeds the society.
+        persons, task, situation
+            As in :class:`~workbench.society.Society`.
+        gateway : Gateway or None
+            The road to the model.
+        run_id : str
+            The run the decisions belong to.
+        conditions : mapping, optional
+            The columns every decision row carries (default ``unit.conditions``).
+        cls : type, default Society
+            The society class (a subclass takes its own keywords in ``extra``).
+        **extra
+            Further keywords of ``cls`` (``roles``, ``lean``, ...).
+
+        Returns
+        -------
+        Society
+        """
+        return cls(
+            persons,
+            task,
+            situation,
+            seed=unit.seed,
+            gateway=gateway,
+            conditions=unit.conditions if conditions is None else conditions,
+            run_id=run_id,
+            **extra,
+        )
 
     @abstractmethod
     def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.society import Society
 from workbench.society.coordination import game_network, game_situation, is_lean, population
-from workbench.studies import Unit, unit_seed
+from workbench.studies import Study, Unit, unit_seed
 
 if TYPE_CHECKING:
     from workbench.llm import Gateway
@@ -21,7 +21,7 @@ __all__ = ["game_society", "short_name"]
 
 
 def game_society(
-    cfg: Any,
+    study: Study,
     unit: Unit,
     model: str,
     topology: str,
@@ -37,9 +37,9 @@ def game_society(
 
     Parameters
     ----------
-    cfg : dataclass
-        The study's config: ``degree``, ``personas``, ``temperature``, ``persona_file``,
-        ``norm``, ``memory`` and ``names`` are read from it.
+    study : Study
+        The study; ``degree``, ``personas``, ``temperature``, ``persona_file``, ``norm``,
+        ``memory`` and ``names`` are read from its config.
     unit : Unit
         The unit: its seed seeds the society and (by name) its network.
     model : str
@@ -63,18 +63,20 @@ def game_society(
     -------
     Society
     """
+    cfg = study.config
     graph = game_network(topology, members, cfg.degree, unit_seed(unit.seed, "network"))
     persons = population(
         model, members, cfg.personas, temperature=cfg.temperature, persona_file=cfg.persona_file
     )
-    return cls(
+    return study.society(
+        unit,
         persons,
         game,
         game_situation(model, graph, norm=cfg.norm, memory=cfg.memory),
-        seed=unit.seed,
-        gateway=gateway,
+        gateway,
+        run_id,
         conditions={**unit.conditions, "run": unit.replicate},
-        run_id=run_id,
+        cls=cls,
         lean=is_lean(cfg.names),
         **extra,
     )

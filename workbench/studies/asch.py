@@ -370,15 +370,15 @@ class AschStudy(Study):
             schedule="sequential",
         )
         stimuli = generator(unit.seed, "asch.stimuli")
-        return Society(
+        return self.society(
+            unit,
             persons,
             line_judgement(stimuli, wording=cfg.wording),
             situation,
-            seed=unit.seed,
-            gateway=gateway,
-            roles=roles,
+            gateway,
+            run_id,
             conditions={**cond, "subject": unit.replicate},
-            run_id=run_id,
+            roles=roles,
         )
 
     def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:

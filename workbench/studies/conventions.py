@@ -284,19 +284,19 @@ class ConventionsStudy(Study):
                 persona_file=cfg.persona_file,
             )
             # LLMs are asked once per cyclic order of the names; rules ignore the order
-            return Society(
+            return self.society(
+                unit,
                 [person],
                 prior_game(names, rotate=not person.is_rule, wording=cfg.wording),
                 Situation(norm=cfg.norm, memory=0, schedule="synchronous"),
-                seed=unit.seed,
-                gateway=gateway,
-                roles=["prior"],
+                gateway,
+                run_id,
                 conditions={**cond, "run": unit.replicate},
-                run_id=run_id,
+                roles=["prior"],
             )
         game = coordination_game(names, wording=cfg.wording)
         return game_society(
-            cfg, unit, model, cond["topology"], cond["members"], game, gateway, run_id
+            self, unit, model, cond["topology"], cond["members"], game, gateway, run_id
         )
 
     def play(self, society: Society, unit: Unit) -> pd.DataFrame:

@@ -337,7 +337,7 @@ class MinorityStudy(Study):
         phases = ("establish",) * cfg.establish + ("minority",)
         game = coordination_game(name_pool(cfg.names), phases, wording=cfg.wording)
         return game_society(
-            cfg,
+            self,
             unit,
             cond["population"],
             cfg.topology,

@@ -392,18 +392,19 @@ class PolarizationStudy(Study):
             resolve_topic(cond["topic"], cfg.topic_file) if cond["topic"] != "none" else NO_TOPIC
         )
         start = generator(unit.seed, "polarization.opinions")
-        society = OpinionSociety(
+        society = self.society(
+            unit,
             [person] * n,
             OpinionTask.about(topic, cfg.rounds, cfg.wording),
             situation,
+            gateway,
+            run_id,
+            conditions={**cond, "replicate": unit.replicate},
+            cls=OpinionSociety,
             initial=initial_opinions(cfg.initial, n, start),
             talk=cfg.messages,
             updates=updates,
-            seed=unit.seed,
-            gateway=gateway,
             roles=[COMMUNITIES[i >= n // 2] for i in range(n)],
-            conditions={**cond, "replicate": unit.replicate},
-            run_id=run_id,
         )
         if society.components > 1:
             warnings.warn(

@@ -298,15 +298,15 @@ class SandboxStudy(Study):
             memory=cfg.memory,
             schedule=cfg.schedule,
         )
-        return Society(
+        return self.society(
+            unit,
             [persons[i] for i in placed],
             Task((cfg.round(),) * cfg.rounds, name="sandbox", preamble=_PREAMBLE),
             situation,
-            seed=unit.seed,
-            gateway=gateway,
-            roles=[roles[i] for i in placed],
+            gateway,
+            run_id,
             conditions={"replicate": unit.replicate},
-            run_id=run_id,
+            roles=[roles[i] for i in placed],
         )
 
     def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:

@@ -147,15 +147,7 @@ class ThresholdsStudy(Study):
             persons = [make_person(cfg.model, temperature=cfg.temperature)] * cfg.members
         task = Task((Round(QUESTION, (JOIN, STAY)),), name="thresholds")
         situation = Situation(topology="complete", exchange="counts", schedule="synchronous")
-        return Society(
-            persons,
-            task,
-            situation,
-            seed=unit.seed,
-            gateway=gateway,
-            conditions=unit.conditions,
-            run_id=run_id,
-        )
+        return self.society(unit, persons, task, situation, gateway, run_id)
 
     def play(self, society: Society, unit: Unit) -> pd.DataFrame:
         """Play until nobody changes their answer (or ``rounds`` are up)."""

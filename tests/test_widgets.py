@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import base64
 import html
 import json
 import shlex
@@ -48,11 +47,10 @@ def panel():
     p.wait(30)
 
 
-def images(output) -> list[bytes]:
-    """The PNG images an Output widget holds."""
-    return [
-        base64.b64decode(o["data"]["image/png"]) for o in output.outputs if "image/png" in o["data"]
-    ]
+def images(image) -> list[bytes]:
+    """The PNG an Image widget shows (none while it is hidden or empty)."""
+    shown = image.value and image.layout.display != "none"
+    return [bytes(image.value)] if shown else []
 
 
 def status(panel) -> str:
@@ -112,7 +110,7 @@ def test_run_builds_the_society_from_exactly_the_widget_values(panel):
     c["rounds"].value = 5
     c["replicates"].value = 3
     panel.seed.value = "42"
-    assert panel.plot_output.outputs == ()
+    assert images(panel.plot_image) == []
 
     click_run(panel)
 
@@ -148,10 +146,11 @@ def test_run_builds_the_society_from_exactly_the_widget_values(panel):
         assert society.task.rounds[0].options == ("A", "B") and len(society.task) == 5
     result = panel.result
     assert result.complete and len(result.decisions) == 12 * 5 * 3
-    assert len(images(panel.plot_output)) == 1
-    assert images(panel.plot_output)[0][:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(images(panel.network_output)) == 1
-    assert panel.progress.value == panel.progress.max == 3
+    assert len(images(panel.plot_image)) == 1
+    assert images(panel.plot_image)[0][:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(images(panel.network_image)) == 1
+    assert panel.progress.value == panel.progress.max == 180  # decisions
+    assert panel.units_done == 3
     assert "done: 180 decisions from 3 of 3 societies" in panel.status.value
 
 
@@ -332,10 +331,10 @@ def test_stop_interrupts_a_run_and_keeps_what_finished():
     panel.run_button.click()
     assert panel.running and panel.run_button.disabled and not panel.stop_button.disabled
     for _ in range(1200):  # two societies finish, the third waits at the gate (60 s bound)
-        if panel.progress.value == 2:
+        if panel.units_done == 2:
             break
         threading.Event().wait(0.05)
-    assert panel.progress.value == 2
+    assert panel.units_done == 2
     assert Gated.arrived.wait(60)  # the third society is running, so Stop cannot cancel it
     panel.stop_button.click()
     assert "stopping" in panel.status.value
@@ -348,7 +347,7 @@ def test_stop_interrupts_a_run_and_keeps_what_finished():
     assert 3 <= done < 10
     assert sorted(result.decisions.replicate.unique()) == list(range(done))
     assert f"stopped: {40 * done} decisions from {done} of 10 societies" in status(panel)
-    assert len(images(panel.plot_output)) == 1  # the plot of what finished
+    assert len(images(panel.plot_image)) == 1  # the plot of what finished
     assert [v for _, v in panel.unit.options][:3] == [0, 1, 2]
 
 
@@ -394,24 +393,24 @@ def test_network_view_follows_the_slider_and_the_society(panel):
     panel.controls["rounds"].value = 6
     click_run(panel)
     assert panel.step.max == 6 and panel.step.value == 6
-    last = images(panel.network_output)[0]
+    last = images(panel.network_image)[0]
     panel.step.value = 1
-    first = images(panel.network_output)[0]
+    first = images(panel.network_image)[0]
     assert first != last
     panel.unit.value = 1
-    assert panel.step.value == 6 and images(panel.network_output)[0] != last
+    assert panel.step.value == 6 and images(panel.network_image)[0] != last
 
 
 def test_compare_keeps_the_last_plot_beside_the_new_one(panel):
     panel.controls["mix"].value = RULES
     click_run(panel)
-    first = images(panel.plot_output)[0]
+    first = images(panel.plot_image)[0]
     assert panel.previous_box.layout.display == "none"
     panel.compare.value = True
     panel.controls["topology"].value = "complete"
     click_run(panel)
-    assert images(panel.previous_output) == [first]
-    assert images(panel.plot_output)[0] != first
+    assert images(panel.previous_image) == [first]
+    assert images(panel.plot_image)[0] != first
     assert panel.previous_box.layout.display != "none"
     assert "topology='watts_strogatz'" in html.unescape(panel.previous_label.value)
     panel.compare.value = False
@@ -427,7 +426,7 @@ def test_a_canonical_study_runs_in_the_panel(panel):
     click_run(panel)
     assert panel.error is None, panel.status.value
     assert panel.result.summary.majority.tolist() == [0, 3]
-    assert len(images(panel.plot_output)) == 1 and len(images(panel.network_output)) == 1
+    assert len(images(panel.plot_image)) == 1 and len(images(panel.network_image)) == 1
     assert panel.unit.options[0][0].startswith("0: norm=public")
 
 
@@ -443,7 +442,7 @@ def test_llm_members_replay_from_the_notebook_cassette(monkeypatch):
     assert totals["calls"] == 0 and totals["cassette_hits"] > 0
     llm = panel.result.decisions[panel.result.decisions.role == "llm"]
     assert len(llm) == 8 * 4 * 2 and llm.valid.all()
-    assert len(images(panel.plot_output)) == 1
+    assert len(images(panel.plot_image)) == 1
 
 
 def test_a_replay_miss_is_a_readable_message(monkeypatch, tmp_path):
@@ -517,3 +516,124 @@ def test_topology_parameters_follow_a_list_of_topologies():
     assert not shown("homophily")
     panel.controls["topologies"].value = "complete,sbm"
     assert shown("homophily") and shown("members")
+
+
+# -- the dashboard: layout, live updates, transcript, legend --------------------------
+
+
+def _px(value) -> int | None:
+    text = str(value or "")
+    return int(text.removesuffix("px")) if text.endswith("px") else None
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
+
+
+def test_the_panel_fits_a_1280_by_720_screen(panel):
+    from workbench.widgets.controls import ROW_WIDTH
+    from workbench.widgets.explorer import PANEL_HEIGHT, PANEL_WIDTH
+
+    assert _px(panel.layout.width) == PANEL_WIDTH <= 1280 - 150  # JupyterLab's bars
+    assert _px(panel.layout.height) == PANEL_HEIGHT <= 720 - 150
+    sidebar, main = _px(panel.sidebar.layout.width), _px(panel.main.layout.width)
+    assert sidebar + main <= PANEL_WIDTH
+    for study in ("sandbox", "asch"):
+        panel.study_select.value = study
+        assert _px(panel.tabs.layout.width) < sidebar
+        for widget in list(_walk(panel.tabs))[1:]:  # every control fits the sidebar's tabs
+            width = _px(widget.layout.width)
+            assert width is None or width <= ROW_WIDTH, (study, widget)
+    for widget in _walk(panel.main):
+        width = _px(widget.layout.width)
+        assert width is None or width <= main, widget
+
+
+def _wait_for(condition, what: str) -> None:
+    """Wait (at most 60 s) for a state the panel's own threads reach."""
+    for _ in range(1200):
+        if condition():
+            return
+        threading.Event().wait(0.05)
+    pytest.fail(f"the panel never reached: {what}")
+
+
+def test_a_paused_run_shows_each_round_before_the_next(panel):
+    """The plot and network are drawn after round 1 while the run waits for Next round."""
+    panel.controls["mix"].value = RULES
+    panel.controls["rounds"].value = 4
+    panel.controls["replicates"].value = 2
+    panel.pause.value = True
+    panel.run_button.click()
+    _wait_for(lambda: panel.frames == 1, "round 1 shown")
+    assert panel.running and not panel.next_button.disabled
+    assert "paused after round 1" in status(panel)
+    assert 'data-state="paused"' in panel.live_info.value
+    first = images(panel.plot_image)[0]
+    assert len(images(panel.network_image)) == 1 and panel.step.value == 1
+    # rule members only: every decision counts; one society at a time (workers=1)
+    assert panel.progress.value == 10 and panel.progress.max == 10 * 4 * 2
+    assert "ETA" in panel.progress_text.value
+    assert "the kilogram of iron" in panel.legend.value  # the option texts, not only B
+
+    panel.next_button.click()
+    _wait_for(lambda: panel.frames == 2, "round 2 shown")
+    assert "paused after round 2" in status(panel)
+    second = images(panel.plot_image)[0]
+    assert second != first and panel.progress.value == 20 and panel.step.value == 2
+    panel.pause.value = False  # the run goes on to its end
+    result = panel.wait(60)
+    assert result.complete and not panel.running
+    assert images(panel.plot_image)[0] not in (first, second)  # the study's own plot
+    assert panel.progress.value == panel.progress.max == 80
+    assert 'data-state="done"' in panel.live_info.value and panel.frames >= 2
+
+
+def test_the_transcript_shows_the_exact_prompt_answer_and_probabilities():
+    from workbench.testing import ScriptedGateway, leaning
+
+    gateway = ScriptedGateway(lambda r: ("C", leaning(r.options, "C", 0.7)))
+    panel = Explorer(gateway, studies={"sandbox": SandboxStudy})
+    panel.controls["model"].value = "scripted/model"
+    panel.controls["mix"].value = ("none=0.5", "rule:committed:B=0.5")
+    panel.controls["members"].value = 6
+    panel.controls["rounds"].value = 3
+    panel.controls["replicates"].value = 1
+    click_run(panel)
+    assert panel.error is None, panel.status.value
+    decisions = panel.result.decisions
+    llm = decisions[(decisions.role == "llm") & (decisions.step == 2)].iloc[0]
+    panel.step.value = 2
+    panel.member.value = int(llm.member)
+    text = html.unescape(panel.transcript.value)
+    request = next(r for r in gateway.requests if r.hash == llm.request_hash)
+    for message in request.messages:  # the prompt exactly as the model got it
+        assert message["content"] in text
+    assert "Which is heavier" in text and llm.saw and llm.saw in text
+    assert "answer</b>: C (they weigh the same)" in text
+    assert "0.700" in text and "0.150" in text  # the option probabilities
+    assert f"Participant {int(llm.member)}</b>, round 2" in text
+    rule = decisions[(decisions.role == "rule") & (decisions.step == 2)].iloc[0]
+    panel.member.value = int(rule.member)
+    text = html.unescape(panel.transcript.value)
+    assert "a rule policy: no prompt" in text and "answer</b>: B" in text
+    assert "1.000" in text  # a committed member puts all its probability on B
+
+
+def test_option_texts_and_the_network_legend():
+    from workbench.studies.sandbox import QUESTIONS
+    from workbench.widgets.plots import option_label, option_texts
+
+    feathers = QUESTIONS["feathers"]
+    texts = option_texts(feathers.question, feathers.options)
+    assert texts == {
+        "A": "the kilogram of feathers",
+        "B": "the kilogram of iron",
+        "C": "they weigh the same",
+    }
+    assert option_label("B", texts) == "B: the kilogram of iron"
+    assert option_label("B", {}) == "B"
+    assert option_label("A", {"A": "x" * 80}).endswith("...")
+    assert option_texts("Pick one.", ("A", "B")) == {}

@@ -1,10 +1,21 @@
 """The Explorer in a real JupyterLab, in headless Chromium driven by Playwright.
 
 Starts JupyterLab on 127.0.0.1 with a token, serving a copy of ``notebooks/`` (so the
-committed notebooks never get outputs saved into them), opens ``02_explore.ipynb``, runs
-all cells, clicks Run in the panel and waits for the plot to appear in it. The panel's
-screenshot is written to ``workbench-out/browser/explore.png``. The notebook replays its
-cassette (``WORKBENCH_CASSETTE_MODE=replay``): no model runs.
+committed notebooks never get outputs saved into them), opens ``02_explore.ipynb`` in a
+1280 x 720 window and runs all cells. Then, in the first panel:
+
+- the panel fits the window (and nothing in it overflows sideways);
+- with "pause after each round" ticked, Run shows round 1 live (plot, network, progress
+  counted in decisions) while the run waits; "Next round" shows round 2 with a new plot;
+  unticking pause lets the run end, with the study's plot (another image again);
+- the legend gives the options' texts;
+- the transcript tab shows an LLM member's prompt, answer and option probabilities.
+
+The run pauses in the panel's code (the society waits in its round callback until Next
+round), so what the browser sees mid-run does not depend on timing. Screenshots go to
+``workbench-out/browser/``: ``explore-live.png`` (round 1, paused), ``explore.png`` (the
+end) and ``explore-transcript.png``. The notebook replays its cassette
+(``WORKBENCH_CASSETTE_MODE=replay``): no model runs.
 
 Skipped, saying why, only when Playwright or a Chromium executable is missing
 (``.ci/run`` installs both; ``$WORKBENCH_CHROMIUM`` names another executable).
@@ -43,6 +54,7 @@ CHROMIUM_ARGS = [
 START_TIMEOUT = 90
 RUN_ALL_TIMEOUT = 180
 FIGURE_TIMEOUT = 180
+WIDTH, HEIGHT = 1280, 720
 
 
 def _chromium() -> str:
@@ -138,6 +150,27 @@ def _menu(page, menu: str, item: str) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
 
 
+def _live(panel) -> dict[str, str]:
+    """The panel's live counters (its ``.wb-live`` element's data attributes)."""
+    return panel.locator(".wb-live").first.evaluate("e => Object.assign({}, e.dataset)")
+
+
+def _wait_live(page, state: str, rounds: int, timeout: float) -> None:
+    """Wait until the first panel's live element has ``state`` and at least ``rounds``."""
+    page.wait_for_function(
+        """([state, rounds]) => {
+            const e = document.querySelector(".workbench-explorer .wb-live");
+            return e && e.dataset.state === state && Number(e.dataset.rounds) >= rounds;
+        }""",
+        arg=[state, rounds],
+        timeout=timeout * 1000,
+    )
+
+
+def _plot_src(panel) -> str:
+    return panel.locator("img").first.get_attribute("src") or ""
+
+
 def test_explorer_runs_in_jupyterlab(tmp_path):
     sync_api = pytest.importorskip(
         "playwright.sync_api",
@@ -153,7 +186,7 @@ def test_explorer_runs_in_jupyterlab(tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     with jupyterlab(root, tmp_path / "home") as (base, token), sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
         problems: list[str] = []
         page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
         try:
@@ -165,6 +198,7 @@ def test_explorer_runs_in_jupyterlab(tmp_path):
             page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
                 timeout=START_TIMEOUT * 1000
             )
+            _close_left_sidebar(page)
             _menu(page, "Run", "Run All Cells")
 
             panel = page.locator(".workbench-explorer").first
@@ -176,30 +210,75 @@ def test_explorer_runs_in_jupyterlab(tmp_path):
             _wait_for_all_cells(page, sync_api)
             errors = page.locator(".jp-OutputArea-output[data-mime-type*='error']")
             assert errors.count() == 0, f"a cell failed: {errors.first.inner_text()[:2000]}"
-            assert panel.locator("img").count() == 0, "the panel shows a plot before Run"
+            assert panel.locator("img:visible").count() == 0, "the panel shows a plot before Run"
 
-            run = panel.locator("button", has_text=re.compile(r"^\s*Run\s*$")).first
-            run.scroll_into_view_if_needed()
+            panel.scroll_into_view_if_needed()
+            box = panel.bounding_box()
+            assert box["width"] <= WIDTH and box["height"] <= HEIGHT, box
+            assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, box
+            overflow = panel.evaluate("e => e.scrollWidth - e.clientWidth")
+            assert overflow <= 0, f"the panel overflows sideways by {overflow} px"
             page.screenshot(path=SHOTS / "explore-before-run.png")
-            run.click()
-            plot = panel.locator("img").first
+
+            # A paused run: round 1 is shown while the societies wait.
+            panel.get_by_text("pause after each round").click()
+            panel.locator("button", has_text=re.compile(r"^\s*Run\s*$")).first.click()
+            _wait_live(page, "paused", 1, FIGURE_TIMEOUT)
+            live = _live(panel)
+            assert int(live["frames"]) >= 1 and int(live["decisions"]) > 0, live
+            assert "paused after round 1" in panel.inner_text()
+            assert panel.locator("img:visible").count() >= 2, "the live plot or network is missing"
+            first = _plot_src(panel)
+            progress = panel.locator(".widget-hprogress .progress-bar").first
+            assert float(progress.evaluate("e => parseFloat(e.style.width) || 0")) > 0
+            legend = panel.locator(".wb-legend").first.inner_text()
+            assert "the kilogram of iron" in legend, legend
+            page.screenshot(path=SHOTS / "explore-live.png")
+
+            panel.locator("button", has_text="Next round").first.click()
+            _wait_live(page, "paused", int(live["rounds"]) + 1, FIGURE_TIMEOUT)
+            assert "paused after round 2" in panel.inner_text()
+            second = _plot_src(panel)
+            assert second != first, "the plot did not change between rounds 1 and 2"
+
+            panel.get_by_text("pause after each round").click()  # the run goes on and ends
             try:
-                plot.wait_for(state="visible", timeout=FIGURE_TIMEOUT * 1000)
                 panel.locator("text=done:").first.wait_for(timeout=FIGURE_TIMEOUT * 1000)
             except sync_api.TimeoutError:
                 panel.screenshot(path=SHOTS / "explore-no-figure.png")
-                pytest.fail(f"no figure in the panel after Run: {panel.inner_text()[-1500:]}")
-            assert panel.locator("img").count() >= 2, "the plot or the network is missing"
+                pytest.fail(f"the run did not end: {panel.inner_text()[-1500:]}")
+            assert _live(panel)["state"] == "done"
+            assert _plot_src(panel) not in (first, second), "the final plot was not shown"
+            plot = panel.locator("img").first
             width = plot.evaluate("img => img.naturalWidth")
             assert width > 300, f"the plot image is {width} px wide"
-            panel.scroll_into_view_if_needed()
-            panel.screenshot(path=SHOTS / "explore.png")
-            page.screenshot(path=SHOTS / "explore-page.png")
+            page.screenshot(path=SHOTS / "explore.png")
             assert "Error" not in panel.inner_text(), panel.inner_text()
+
+            # The transcript of an LLM member.
+            panel.locator(".lm-TabBar-tab", has_text="transcript").first.click()
+            members = panel.locator("select:has(option:text('Participant'))").first
+            llm = members.locator("option", has_text="llm").first.inner_text()
+            members.select_option(label=llm)
+            transcript = panel.locator(".wb-transcript").first
+            transcript.locator(".wb-message").first.wait_for(timeout=30_000)
+            text = transcript.inner_text()
+            for part in ("prompt", "answer", "heard", "kilogram of feathers"):
+                assert part in text, text
+            assert transcript.locator(".wb-probabilities tr").count() == 3, text
+            page.screenshot(path=SHOTS / "explore-transcript.png")
         finally:
             browser.close()
     assert not problems, problems
-    assert (SHOTS / "explore.png").stat().st_size > 10_000
+    for name in ("explore-live.png", "explore.png", "explore-transcript.png"):
+        assert (SHOTS / name).stat().st_size > 10_000, name
+
+
+def _close_left_sidebar(page) -> None:
+    """Collapse JupyterLab's file browser, as one would on a 1280 x 720 projector."""
+    expanded = page.locator("#jp-left-stack:visible")
+    if expanded.count():
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").first.click()
 
 
 def _wait_for_all_cells(page, sync_api) -> None:

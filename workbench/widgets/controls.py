@@ -73,11 +73,15 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "memory",
     ),
 }
-_STYLE = {"description_width": "110px"}
+#: Width of a field's name before its widget, and of a whole row, in the Explorer's sidebar.
+LABEL_WIDTH = 86
+ROW_WIDTH = 290
+_STYLE = {"description_width": f"{LABEL_WIDTH}px"}
+_INDENT = f"0 0 0 {LABEL_WIDTH + 4}px"
 
 
 def _wide() -> widgets.Layout:
-    return widgets.Layout(width="420px")
+    return widgets.Layout(width=f"{ROW_WIDTH}px")
 
 
 def model_choices() -> list[str]:
@@ -137,7 +141,9 @@ class NormControl(widgets.VBox):
         self.preset = widgets.Dropdown(options=[*NORMS, "custom"], description=name, style=_STYLE)
         self.text = widgets.Textarea(
             placeholder="no norm; pick a preset or write a sentence",
-            layout=widgets.Layout(width="420px", height="54px", margin="0 0 0 114px"),
+            layout=widgets.Layout(
+                width=f"{ROW_WIDTH - LABEL_WIDTH - 4}px", height="54px", margin=_INDENT
+            ),
         )
         super().__init__([self.preset, self.text], **kwargs)
         self._syncing = False
@@ -196,7 +202,7 @@ class _RowList(widgets.VBox):
         self.add = widgets.Button(
             description=add, icon="plus", layout=widgets.Layout(width=add_width)
         )
-        self.add.layout.margin = "0 0 0 114px"
+        self.add.layout.margin = _INDENT
         self.add.on_click(self._add_row)
         super().__init__([self.rows if head is None else head(self.rows), self.add], **kwargs)
         self._syncing = False
@@ -218,7 +224,7 @@ class _RowList(widgets.VBox):
         raise NotImplementedError
 
     def _row(self, inputs: list[widgets.Widget]) -> widgets.HBox:
-        remove = widgets.Button(icon="times", tooltip="remove", layout=widgets.Layout(width="36px"))
+        remove = widgets.Button(icon="times", tooltip="remove", layout=widgets.Layout(width="32px"))
         row = widgets.HBox([*inputs, remove])
         for part in inputs:
             part.observe(lambda _: self._read(), "value")
@@ -288,9 +294,9 @@ class PersonaMix(_RowList):
         self.shares = shares
         self.free = free
         self._choices = choices
-        label = widgets.HTML(f"<b>{name}</b>", layout=widgets.Layout(width="110px"))
+        label = widgets.HTML(f"<b>{name}</b>")
         super().__init__(
-            name, value, "add", "80px", head=lambda rows: widgets.HBox([label, rows]), **kwargs
+            name, value, "add", "80px", head=lambda rows: widgets.VBox([label, rows]), **kwargs
         )
 
     def refresh(self) -> None:
@@ -314,7 +320,7 @@ class PersonaMix(_RowList):
 
     def _pick(self, who: str, share: float) -> list[widgets.Widget]:
         options = list(dict.fromkeys([*self._choices(), who]))
-        width = widgets.Layout(width="300px" if self.free else "230px")
+        width = widgets.Layout(width=f"{ROW_WIDTH - 40}px" if self.free else "190px")
         pick = (
             widgets.Combobox(options=options, value=who, ensure_option=False, layout=width)
             if self.free
@@ -323,7 +329,7 @@ class PersonaMix(_RowList):
         if not self.shares:
             return [pick]
         share_box = widgets.BoundedFloatText(
-            value=share, min=0, max=1000, step=0.05, layout=widgets.Layout(width="80px")
+            value=share, min=0, max=1000, step=0.05, layout=widgets.Layout(width="70px")
         )
         return [pick, share_box]
 

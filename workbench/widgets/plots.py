@@ -20,9 +20,61 @@ if TYPE_CHECKING:
 
     from workbench.society import Society
 
-__all__ = ["choice_shares_figure", "draw_network", "network_figure", "png", "society_figure"]
+__all__ = [
+    "choice_shares_figure",
+    "draw_network",
+    "network_figure",
+    "option_label",
+    "option_texts",
+    "png",
+    "society_figure",
+]
 
 _NO_ANSWER = (0.78, 0.78, 0.78)
+#: Longest option text a figure legend shows (longer ones end in "...").
+LEGEND_TEXT = 34
+
+
+def option_texts(question: str, options: tuple[str, ...]) -> dict[str, str]:
+    """The text of each option, read from the question's option lines (``"A: Sydney"``).
+
+    Parameters
+    ----------
+    question : str
+        A round's question, its options listed one a line as ``LABEL: text`` (or
+        ``LABEL) text``, ``LABEL. text``).
+    options : tuple of str
+        The option labels.
+
+    Returns
+    -------
+    dict of str to str
+        Label -> text, for the labels the question lists (others are left out).
+
+    Examples
+    --------
+    >>> option_texts("Capital?\\nA: Sydney\\nB: Canberra", ("A", "B"))
+    {'A': 'Sydney', 'B': 'Canberra'}
+    """
+    import re
+
+    found: dict[str, str] = {}
+    for line in question.splitlines():
+        for label in options:
+            match = re.match(rf"\s*{re.escape(label)}\s*[:.)]\s+(.+\S)\s*$", line)
+            if match and label not in found:
+                found[label] = match.group(1)
+    return found
+
+
+def option_label(option: str, texts: dict[str, str] | None, width: int = LEGEND_TEXT) -> str:
+    """``"A: the kilogram of feathers"`` (the label alone when its text is unknown)."""
+    text = (texts or {}).get(option)
+    if not text:
+        return option
+    if len(text) > width:
+        text = text[: width - 3].rstrip() + "..."
+    return f"{option}: {text}"
 
 
 def png(fig: Figure, dpi: int = 90) -> bytes:
@@ -65,6 +117,7 @@ def draw_network(
     *,
     pos: dict | None = None,
     title: str = "",
+    texts: dict[str, str] | None = None,
 ) -> None:
     """Draw ``graph`` on ``ax`` with each member coloured by its answer.
 
@@ -81,6 +134,8 @@ def draw_network(
         Node positions (:func:`layout` by default).
     title : str
         Axes title.
+    texts : dict of str to str or None
+        Each option's text (:func:`option_texts`), shown in the legend beside its label.
     """
     from matplotlib.lines import Line2D
 
@@ -113,12 +168,27 @@ def draw_network(
                 ax=ax,
             )
     handles = [
-        Line2D([], [], marker="o", ls="", color=c, markeredgecolor="black", label=o)
+        Line2D(
+            [],
+            [],
+            marker="o",
+            ls="",
+            color=c,
+            markeredgecolor="black",
+            label=option_label(o, texts),
+        )
         for o, c in palette.items()
         if o in options
     ]
     handles.append(Line2D([], [], marker="s", ls="", color="white", mec="black", label="rule"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=1 if texts else len(handles),
+        fontsize="small",
+        frameon=False,
+    )
     ax.set_title(title, fontsize="medium")
     ax.set_axis_off()
 
@@ -130,6 +200,8 @@ def network_figure(
     *,
     pos: dict | None = None,
     title: str = "",
+    texts: dict[str, str] | None = None,
+    size: tuple[float, float] = (5.2, 3.8),
 ) -> Figure:
     """A figure of one society's network with members coloured by their answer at ``step``.
 
@@ -146,14 +218,26 @@ def network_figure(
         Node positions.
     title : str
         Figure title (the step is added).
+    texts : dict of str to str or None
+        Each option's text, for the legend (:func:`option_texts`).
+    size : tuple of float
+        Figure size in inches.
     """
-    fig = _new_figure((5.2, 3.8))
+    fig = _new_figure(size)
     ax = fig.subplots()
     rows = decisions[decisions.step == step].drop_duplicates("node", keep="last")
     options = tuple(decisions.options.iloc[0]) if len(decisions) else ()
     counts = rows.choice.value_counts()
     tally = ", ".join(f"{o}: {counts.get(o, 0)}" for o in options)
-    draw_network(ax, graph, rows, options, pos=pos, title=f"{title} step {step} ({tally})".strip())
+    draw_network(
+        ax,
+        graph,
+        rows,
+        options,
+        pos=pos,
+        title=f"{title} step {step} ({tally})".strip(),
+        texts=texts,
+    )
     return fig
 
 
@@ -170,18 +254,42 @@ def society_figure(society: Society, step: int | None = None) -> Figure:
     return network_figure(society.network.G, decisions, step)
 
 
-def choice_shares_figure(decisions: pd.DataFrame, title: str = "") -> Figure:
+def choice_shares_figure(
+    decisions: pd.DataFrame,
+    title: str = "",
+    *,
+    texts: dict[str, str] | None = None,
+    size: tuple[float, float] = (6.0, 3.8),
+    steps: int | None = None,
+) -> Figure:
     """Share of valid answers on each option over steps (a band over societies if several).
 
-    The fallback plot of a study without its own, and the first look at a society.
+    The fallback plot of a study without its own, the Explorer's live plot and the first
+    look at a society.
+
+    Parameters
+    ----------
+    decisions : pandas.DataFrame
+        A decisions table (``step``, ``choice``, ``valid``, ``options``; ``replicate``
+        for a band over societies).
+    title : str
+        Axes title.
+    texts : dict of str to str or None
+        Each option's text, shown in the legend beside its label (:func:`option_texts`).
+    size : tuple of float
+        Figure size in inches.
+    steps : int or None
+        Steps the x axis spans (at least those in ``decisions``), so that a live plot
+        keeps its axis while rows arrive.
     """
     import seaborn as sns
+    from matplotlib.ticker import MaxNLocator
 
     from workbench.studies.sandbox import option_palette, option_shares
 
     options = tuple(decisions.options.iloc[0]) if len(decisions) else ("A", "B")
     shares = option_shares(decisions, options)
-    fig = _new_figure((6.0, 3.8))
+    fig = _new_figure(size)
     ax = fig.subplots()
     with sns.axes_style("whitegrid"):
         sns.lineplot(
@@ -195,7 +303,21 @@ def choice_shares_figure(decisions: pd.DataFrame, title: str = "") -> Figure:
             marker="o",
             ax=ax,
         )
-    ax.set(xlabel="step", ylabel="share of answers", ylim=(-0.02, 1.02), title=title)
+    ax.set(xlabel="step", ylabel="share of answers", ylim=(-0.02, 1.02))
+    ax.set_title(title, fontsize="medium")
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(
+            handles,
+            [option_label(o, texts) for o in labels],
+            fontsize="small",
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.18),
+            ncol=1 if texts else len(handles),
+            frameon=False,
+        )
     ax.grid(True, alpha=0.4)
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    last = max(int(decisions.step.max()) if len(decisions) else 1, steps or 1)
+    ax.set_xlim(0.7, last + 0.3)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig

@@ -339,3 +339,16 @@ def test_a_live_gateway_serves_every_run_in_this_process(tmp_path):
     with pytest.raises(ConfigError, match="cannot travel to an executor"):
         with executor("process", workers=1) as pool:
             sweep.run(pool, progress=False, gateway=gateway)
+
+
+def test_on_round_reports_every_round_of_a_serial_run():
+    from workbench.sweep import Sweep
+
+    events = []
+    from workbench.studies.asch import AschConfig
+
+    sweep = Sweep("asch", seeds=[0, 1], config=AschConfig(model="rule:truthful", subjects=1))
+    sweep.run(progress=False, on_round=events.append)
+    rounds = {(e.society.run_id, e.label, e.round) for e in events}
+    assert len(events) == len(rounds) > 0  # one event per round
+    assert all(e.decisions_done <= e.decisions_planned for e in events)

@@ -45,7 +45,7 @@ import json
 import pickle
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -535,6 +535,7 @@ class Sweep:
         *,
         progress: bool = True,
         gateway: Any = None,
+        on_round: Callable[[Any], None] | None = None,
     ) -> SweepResult:
         """Do every run not yet in ``store``; store each one as it finishes.
 
@@ -555,6 +556,10 @@ class Sweep:
             a sweep into one cassette: a cassette being recorded answers a prompt repeated
             within its session from that session's recording, which a fresh gateway per
             run would ask the model again.
+        on_round : callable or None
+            Called with each :class:`~workbench.studies.RoundEvent` after every round of a
+            run done in this process (``executor`` None), in the run's thread; runs done
+            by an executor report no rounds. Keep it short.
 
         Returns
         -------
@@ -602,6 +607,7 @@ class Sweep:
             {r.run_id: self._planned(r) for r in todo} if progress else {},
             len(status) - len(todo),
             len(status),
+            on_round,
         )
 
         def finish(run: SweepRun, record: Any, took: float) -> None:
@@ -728,8 +734,16 @@ class _DecisionBar:
     run done in this process and after each run done elsewhere; the postfix counts runs.
     """
 
-    def __init__(self, bar: Any, planned: dict[str, int | None], done_runs: int, runs: int):
+    def __init__(
+        self,
+        bar: Any,
+        planned: dict[str, int | None],
+        done_runs: int,
+        runs: int,
+        listener: Callable[[Any], None] | None = None,
+    ):
         self.bar = bar
+        self.listener = listener
         known = [p for p in planned.values() if p is not None]
         mean = round(sum(known) / len(known)) if known else 0
         self.planned = {k: mean if v is None else v for k, v in planned.items()}
@@ -746,6 +760,8 @@ class _DecisionBar:
             now = time.perf_counter()
             if now - self._shown >= 0.1:  # a rule run plays thousands of rounds a second
                 self._show()
+        if self.listener is not None:
+            self.listener(event)
 
     def finished(self, run_id: str, record: Any) -> None:
         decisions = record.decisions

@@ -288,7 +288,10 @@ class Battery:
                 ids += list(result.runs.run_id)
                 continue
             before = _tokens_so_far(gateway)
-            result = sweep.run(executor, store, progress=False, gateway=gateway)
+            shown = _RoundTicks(bar if not rule else None)
+            result = sweep.run(
+                executor, store, progress=False, gateway=gateway, on_round=shown.tick
+            )
             self._done[key] = result
             if not result.complete:
                 bad = result.runs[~result.runs.status.isin(("ran", "stored"))].iloc[0]
@@ -303,7 +306,7 @@ class Battery:
                 # the rows the model answered (not the initial opinions a study records)
                 made = int(((decisions.model == model) & (decisions.method != "initial")).sum())
                 used["decisions"] += made
-                bar.update(made)
+                bar.update(made - shown.total)  # the rounds moved it part of the way
                 # a shared live gateway keeps one running total, which every run's
                 # metadata repeats; fresh gateways per run keep their own
                 used["prompt_tokens"] += (
@@ -314,6 +317,27 @@ class Battery:
         clusters = module.clusters(runs)
         rng = generator(seed_for(self.seed, "battery.bootstrap"))
         return score_table(module.name, module.measures, clusters, rng), ids, used
+
+
+class _RoundTicks:
+    """Moves the battery's bar after every round of a run done in this process.
+
+    A sweep's round events count the decisions of the run in progress; a count that
+    goes down is the next run of the sweep starting.
+    """
+
+    def __init__(self, bar: Any) -> None:
+        self.bar, self.last, self.total = bar, 0, 0
+
+    def tick(self, event: Any) -> None:
+        if self.bar is None:
+            return
+        done = int(event.decisions_done)
+        if done < self.last:
+            self.last = 0
+        self.bar.update(done - self.last)
+        self.total += done - self.last
+        self.last = done
 
 
 def _tokens_so_far(gateway) -> int:

@@ -402,6 +402,8 @@ def play(society: Society, max_interactions: int, on: str | None = None) -> int:
     as its ``until``.
     """
     need = STREAK_ROUNDS * len(society.members)
+    if society.arrays:  # the engine checks the streak on its arrays, interaction by interaction
+        return society.engine.play(max_interactions, need, on) if max_interactions > 0 else 0
     table = society.datacollector.tables["decisions"]
     choices, valid = table["choice"], table["valid"]
     start = len(choices)

@@ -32,92 +32,126 @@ References
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from workbench.llm.types import Decision
+from workbench.society.arrays import (
+    NONE,
+    Chosen,
+    RuleView,
+    option_index,
+    pick_uniform,
+    uniform_rows,
+)
 from workbench.society.persons import RulePerson, register_rule
 from workbench.society.task import Observation
 
-__all__ = ["MemoryMajority", "NamingGame", "inventory"]
-
-
-_INDEX: dict[int, tuple[tuple[str, ...], dict[str, int]]] = {}
-
-
-def _index(options: tuple[str, ...]) -> dict[str, int]:
-    """Position of each option; cached by identity (a round's options tuple is reused)."""
-    hit = _INDEX.get(id(options))
-    if hit is not None and hit[0] is options:
-        return hit[1]
-    index = {o: i for i, o in enumerate(options)}
-    if len(_INDEX) > 256:
-        _INDEX.clear()
-    _INDEX[id(options)] = (options, index)
-    return index
+__all__ = ["MemoryMajority", "NamingGame", "inventory", "learn"]
 
 
 def _uniform(options: tuple[str, ...], chosen: tuple[str, ...]) -> tuple[float, ...]:
     """Uniform over ``chosen`` (a subset of ``options``), in O(len(chosen)) plus one copy."""
     probabilities = [0.0] * len(options)
     weight = 1.0 / len(chosen)
-    index = _index(options)
+    index = option_index(options)
     for option in chosen:
         probabilities[index[option]] = weight
     return tuple(probabilities)
 
 
 class _UniformChoice(RulePerson):
-    """A policy that is uniform over a subset of the options it computes per observation.
+    """A policy that is uniform over a subset of the options, the :meth:`support` its
+    array form computes per member (m x K bool) from the member's :attr:`RuleView.state`."""
 
-    Deciding costs O(subset) plus one copy of the probability vector, so populations of
-    hundreds of members over hundreds of names stay fast.
-    """
-
-    def support(self, observation: Observation) -> tuple[str, ...]:
-        """The options the policy picks among, uniformly (in option order)."""
+    def support(self, view: RuleView) -> np.ndarray:
+        """The options each member picks among, uniformly (m x K bool, no row empty)."""
         raise NotImplementedError
 
-    def probabilities(self, observation: Observation) -> tuple[float, ...]:
-        return _uniform(observation.options, self.support(observation))
+    def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
+        support = self.support(view)
+        return Chosen(pick_uniform(support, u), uniform_rows(support) if probabilities else None)
 
-    def decide(self, observation: Observation, rng: np.random.Generator) -> Decision:
-        options = observation.options
-        chosen = self.support(observation)
-        u = rng.random()
-        choice = chosen[min(int(u * len(chosen)), len(chosen) - 1)]
-        return Decision(
-            options=options,
-            probabilities=_uniform(options, chosen),
-            choice=choice,
-            valid=True,
-            method="rule",
+
+def _indices(names: list[str | None], index: dict[str, int]) -> np.ndarray:
+    return np.array([NONE if w is None else index.get(w, NONE) for w in names], dtype=np.int64)
+
+
+def learn(
+    inventory: np.ndarray,
+    member: np.ndarray,
+    said: np.ndarray,
+    other: np.ndarray,
+    hearer: np.ndarray,
+) -> None:
+    """Update naming-game inventories in place with interactions taken in order.
+
+    Record ``i`` is member ``member[i]``'s interaction: its answer ``said[i]``, its
+    partner's ``other[i]`` (option indices, -1 for none) and whether it was the hearer.
+    A success (``said == other``) leaves the member only that word; a failed hearer adds
+    the word it heard (``other``), a failed speaker (or a record without a role) keeps the
+    word it said (an invented word enters that way). Members may repeat: a member's
+    records apply in order, as if one by one (only its last success and what follows it
+    matter).
+
+    Parameters
+    ----------
+    inventory : numpy.ndarray
+        m x K bool, the inventories (rows are members).
+    member, said, other : numpy.ndarray
+        Per record: row, own word, partner's word.
+    hearer : numpy.ndarray
+        Per record: bool, the member was the hearer.
+    """
+    success = (said >= 0) & (said == other)
+    last = np.full(inventory.shape[0], -1, dtype=np.int64)
+    position = np.arange(len(member))
+    np.maximum.at(last, member[success], position[success])
+    reset = np.flatnonzero(last >= 0)
+    if reset.size:
+        inventory[reset] = False
+        inventory[reset, said[last[reset]]] = True
+    after = ~success & (position > last[member])
+    add = np.where(hearer, other, said)
+    keep = after & (add >= 0)
+    inventory[member[keep], add[keep]] = True
+
+
+def _inventory_row(observation: Observation) -> np.ndarray:
+    """One member's inventory (1 x K bool), rebuilt from its memory by :func:`learn` from its
+    latest success on (the earlier records no longer matter)."""
+    memory = observation.memory
+    start = 0
+    for i in range(len(memory) - 1, -1, -1):
+        r = memory[i]
+        if r.choice is not None and r.choice == r.other:
+            start = i
+            break
+    records = memory[start:]
+    index = option_index(observation.options)
+    row = np.zeros((1, len(observation.options)), dtype=bool)
+    if records:
+        learn(
+            row,
+            np.zeros(len(records), dtype=np.int64),
+            _indices([r.choice for r in records], index),
+            _indices([r.other for r in records], index),
+            np.array([r.role == "hearer" for r in records], dtype=bool),
         )
+    return row
 
 
 def inventory(observation: Observation) -> tuple[str, ...]:
     """A naming-game member's inventory, rebuilt from its memory (in option order).
 
-    Walking back from the latest interaction: a success (own answer equal to the
-    partner's) leaves only that word and ends the walk; a failed hearer had added the word
-    it heard; a failed speaker keeps the word it said (an invented word enters that way).
-    A recollection without a role counts as the member having said its answer.
+    Replaying its remembered interactions with :func:`learn`: a success (own answer equal
+    to the partner's) leaves only that word; a failed hearer had added the word it heard;
+    a failed speaker keeps the word it said (an invented word enters that way). A
+    recollection without a role counts as the member having said its answer.
     """
-    words = set()
-    for r in reversed(observation.memory):
-        if r.choice is not None and r.choice == r.other:
-            words.add(r.choice)
-            break
-        if r.role == "hearer":
-            if r.other is not None:
-                words.add(r.other)
-        elif r.choice is not None:
-            words.add(r.choice)
-    index = _index(observation.options)
-    return tuple(sorted((w for w in words if w in index), key=index.__getitem__))
+    row = _inventory_row(observation)[0]
+    return tuple(observation.options[i] for i in np.flatnonzero(row))
 
 
 @register_rule
@@ -135,16 +169,24 @@ class NamingGame(_UniformChoice):
 
     kind: ClassVar[str] = "naming_game"
 
-    def support(self, observation: Observation) -> tuple[str, ...]:
-        words = inventory(observation)
-        if observation.seen:  # hearer
-            heard = observation.seen[-1][1]
-            if heard in words:
-                return (heard,)
-            if words:
-                return words
-            return tuple(o for o in observation.options if o != heard)
-        return words or observation.options
+    def state(self, observation: Observation) -> np.ndarray:
+        """The member's inventory (1 x K bool), rebuilt from memory (:func:`inventory`)."""
+        return _inventory_row(observation)
+
+    def support(self, view: RuleView) -> np.ndarray:
+        """Speakers: the inventory, or every name when it is empty; hearers: the heard word
+        when they know it, else their inventory, else every name but the heard one."""
+        words = view.state
+        has = words.any(axis=1)
+        hearer, heard = view.heard()
+        rows = np.arange(view.m)
+        knows = hearer & (heard >= 0) & words[rows, np.maximum(heard, 0)]
+        support = np.where(has[:, None], words, True)
+        empty_hearer = hearer & ~has & (heard >= 0)
+        support[empty_hearer, heard[empty_hearer]] = False
+        support[knows] = False
+        support[knows, heard[knows]] = True
+        return support
 
 
 @register_rule
@@ -160,10 +202,18 @@ class MemoryMajority(_UniformChoice):
 
     kind: ClassVar[str] = "memory"
 
-    def support(self, observation: Observation) -> tuple[str, ...]:
-        offered = _index(observation.options)
-        counts = Counter(r.other for r in observation.memory if r.other in offered)
-        if not counts:
-            return observation.options
-        top = max(counts.values())
-        return tuple(o for o in observation.options if counts.get(o) == top)
+    def state(self, observation: Observation) -> np.ndarray:
+        """How often each name was a partner's answer in the memory window (1 x K)."""
+        index = option_index(observation.options)
+        counts = np.zeros((1, len(index)), dtype=np.int64)
+        for r in observation.memory:
+            i = index.get(r.other) if r.other is not None else None
+            if i is not None:
+                counts[0, i] += 1
+        return counts
+
+    def support(self, view: RuleView) -> np.ndarray:
+        """The names partners used most (every name when nothing is remembered)."""
+        counts = view.state
+        top = counts.max(axis=1, keepdims=True)
+        return (counts == top) | (top == 0)

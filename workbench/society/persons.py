@@ -24,7 +24,6 @@ References
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -33,6 +32,14 @@ import numpy as np
 from workbench.errors import ConfigError
 from workbench.llm.types import Decision, DecisionRequest
 from workbench.registry import Registry
+from workbench.society.arrays import (
+    NONE,
+    Chosen,
+    RuleView,
+    draw_rows,
+    option_index,
+    uniform_rows,
+)
 from workbench.society.personas import NO_PERSONA, Persona, resolve_persona
 from workbench.society.task import Observation, Task
 
@@ -99,11 +106,16 @@ class LLMPerson:
         )
 
 
-class RulePerson(ABC):
+class RulePerson:
     """A rule policy: a distribution over the options, computed from the observation.
 
-    Subclasses are frozen dataclasses that implement :meth:`probabilities`; a choice is
-    drawn by :meth:`decide` with exactly one uniform number from the generator.
+    Subclasses are frozen dataclasses. A policy written for arrays implements
+    :meth:`choose` (what ``m`` members choose from a :class:`~workbench.society.arrays.
+    RuleView`); :meth:`decide` and :meth:`probabilities` then call it with a one-row view,
+    so a member deciding alone and a society stepping in array form
+    (:mod:`workbench.society.engine`) run the same code. A policy may instead implement
+    :meth:`probabilities` only (a plugin's quick rule); it then decides member by member.
+    Either way a choice is drawn with exactly one uniform number from the generator.
     """
 
     is_rule: ClassVar[bool] = True
@@ -115,26 +127,95 @@ class RulePerson(ABC):
         """The spec string that :func:`make_person` parses back into this policy."""
         return f"rule:{self.kind}"
 
-    @abstractmethod
+    @property
+    def arrays(self) -> bool:
+        """Whether the policy has an array form (its class implements :meth:`choose`)."""
+        return type(self).choose is not RulePerson.choose
+
+    def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
+        """What the ``m`` members of ``view`` choose, given one uniform number each.
+
+        Parameters
+        ----------
+        view : RuleView
+            What each member sees, one row each.
+        u : numpy.ndarray
+            ``m`` uniform numbers in [0, 1), one per member (its one draw).
+        probabilities : bool
+            Also return each row's probabilities (False: the caller keeps none).
+
+        Returns
+        -------
+        Chosen
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no array form")
+
+    def state(self, observation: Observation) -> np.ndarray | None:
+        """The one-row :attr:`RuleView.state` this policy reads, rebuilt from
+        ``observation`` (None: the policy keeps no state of its own)."""
+        return None
+
+    def view(self, observation: Observation) -> RuleView:
+        """The one-row view of ``observation`` this policy's :meth:`choose` reads."""
+        return RuleView.of(observation, self.state(observation))
+
     def probabilities(self, observation: Observation) -> tuple[float, ...]:
         """Probability of each option, aligned with ``observation.options``."""
+        if not self.arrays:
+            raise NotImplementedError(
+                f"{type(self).__name__} implements neither probabilities nor choose"
+            )
+        chosen = self.choose(self.view(observation), np.zeros(1))
+        return tuple(chosen.probabilities[0].tolist())
 
     def decide(self, observation: Observation, rng: np.random.Generator) -> Decision:
-        """Draw this policy's choice for ``observation``."""
+        """Draw this policy's choice for ``observation`` (its array form on one row)."""
+        if self.arrays:
+            view = self.view(observation)
+            return self.choose(view, np.array([rng.random()])).decision(0, observation.options)
         p = np.asarray(self.probabilities(observation), dtype=float)
         u = rng.random()
-        index = min(int(np.searchsorted(np.cumsum(p), u, side="right")), len(p) - 1)
+        index = int(draw_rows(p[None, :], np.array([u]))[0])
         return Decision.from_rule(observation.options, tuple(p), observation.options[index])
 
 
 def uniform_over(options: tuple[str, ...], choices: tuple[str, ...]) -> tuple[float, ...]:
     """Probabilities uniform over ``choices`` (all options when empty), aligned with ``options``.
 
-    The building block of most rule policies: a rule that picks "one of these" returns
-    ``uniform_over(observation.options, these)`` from :meth:`RulePerson.probabilities`.
+    The building block of probabilities-only rule policies: a rule that picks "one of
+    these" returns ``uniform_over(observation.options, these)`` from
+    :meth:`RulePerson.probabilities`.
     """
     choices = choices or options
     return tuple(1.0 / len(choices) if o in choices else 0.0 for o in options)
+
+
+def _given(view: RuleView, index: int) -> np.ndarray:
+    """Rows putting everything on option ``index`` (uniform for :data:`NONE`, nothing for
+    :data:`NOT_AN_OPTION`, as :func:`uniform_over` of a name that is not offered)."""
+    k = view.k
+    if index == NONE:
+        row = np.full(k, 1.0 / k)
+    else:
+        row = np.zeros(k)
+        if index >= 0:
+            row[index] = 1.0
+    return row[None, :] if view.m == 1 else np.tile(row, (view.m, 1))
+
+
+def _truth(view: RuleView) -> np.ndarray:
+    return _given(view, view.correct)
+
+
+def _majority(view: RuleView) -> np.ndarray:
+    counts = view.counts()
+    top = counts.max(axis=1, initial=0)
+    follow = uniform_rows(counts == top[:, None])
+    return np.where((top > 0)[:, None], follow, _truth(view))
+
+
+def _drawn(p: np.ndarray, u: np.ndarray, probabilities: bool) -> Chosen:
+    return Chosen(draw_rows(p, u), np.asarray(p) if probabilities else None)
 
 
 @dataclass(frozen=True)
@@ -143,9 +224,8 @@ class Truthful(RulePerson):
 
     kind: ClassVar[str] = "truthful"
 
-    def probabilities(self, observation: Observation) -> tuple[float, ...]:
-        correct = observation.round.correct
-        return uniform_over(observation.options, (correct,) if correct else ())
+    def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
+        return _drawn(_truth(view), u, probabilities)
 
 
 @dataclass(frozen=True)
@@ -157,11 +237,8 @@ class Majority(RulePerson):
 
     kind: ClassVar[str] = "majority"
 
-    def probabilities(self, observation: Observation) -> tuple[float, ...]:
-        majority = observation.majority()
-        if not majority:
-            return Truthful().probabilities(observation)
-        return uniform_over(observation.options, majority)
+    def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
+        return _drawn(_majority(view), u, probabilities)
 
 
 @dataclass(frozen=True)
@@ -185,10 +262,8 @@ class Conformist(RulePerson):
     def model(self) -> str:
         return f"rule:conformist:{self.p:g}"
 
-    def probabilities(self, observation: Observation) -> tuple[float, ...]:
-        follow = np.asarray(Majority().probabilities(observation))
-        truth = np.asarray(Truthful().probabilities(observation))
-        return tuple(float(x) for x in self.p * follow + (1 - self.p) * truth)
+    def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
+        return _drawn(self.p * _majority(view) + (1 - self.p) * _truth(view), u, probabilities)
 
 
 @dataclass(frozen=True)
@@ -209,12 +284,11 @@ class Committed(RulePerson):
     def model(self) -> str:
         return f"rule:committed:{self.option}"
 
-    def probabilities(self, observation: Observation) -> tuple[float, ...]:
-        if self.option not in observation.options:
-            raise ConfigError(
-                f"committed option {self.option!r} is not one of {observation.options}"
-            )
-        return uniform_over(observation.options, (self.option,))
+    def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
+        index = option_index(view.options).get(self.option)
+        if index is None:
+            raise ConfigError(f"committed option {self.option!r} is not one of {view.options}")
+        return _drawn(_given(view, index), u, probabilities)
 
 
 @dataclass(frozen=True)
@@ -227,11 +301,9 @@ class Confederate(RulePerson):
 
     kind: ClassVar[str] = "confederate"
 
-    def probabilities(self, observation: Observation) -> tuple[float, ...]:
-        planted = observation.round.planted
-        if planted is None:
-            return Truthful().probabilities(observation)
-        return uniform_over(observation.options, (planted,))
+    def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
+        p = _truth(view) if view.planted == NONE else _given(view, view.planted)
+        return _drawn(p, u, probabilities)
 
 
 #: Rule policies by kind, as named in ``rule:<kind>[:<parameter>]`` specs: the registry

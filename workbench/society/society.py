@@ -46,6 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import mesa
+import networkx as nx
 import pandas as pd
 from mesa.discrete_space import Network
 
@@ -60,6 +61,7 @@ from workbench.society.topology import build_graph
 
 if TYPE_CHECKING:
     from workbench.llm import Gateway
+    from workbench.society.engine import ArrayEngine
 
 __all__ = ["DECISION_COLUMNS", "Society", "draw_seed"]
 
@@ -134,6 +136,19 @@ class Society(mesa.Model):
         Do not keep the option probabilities of rule decisions (their ``probabilities``
         cell is None): for large rule populations choosing among many options, whose
         probability vectors would dominate memory and time.
+    arrays : bool
+        Step in array form (:class:`~workbench.society.engine.ArrayEngine`): every member
+        must be a rule with an array form, on the ``"synchronous"``, ``"speaker_hearer"``
+        or ``"random_pair"`` schedule. Each rule then decides for all its members in one
+        call, the decisions table is appended column by column, and members keep no
+        memory records. Synchronous and speaker-hearer steps make the same draws as the
+        per-member path (the same seed gives the same table); ``random_pair`` plays the
+        same game with other draws (the same distribution). Off by default; the engine
+        is built, and the combination checked, at the first step. A pair game
+        (``"random_pair"``, ``"speaker_hearer"``) on a ``"complete"`` topology then does
+        not list the network's edges (:attr:`implicit_complete`: ``network.G`` has the
+        members' nodes and no edges, and every member can meet every other), so 10^5
+        members fit.
 
     Attributes
     ----------
@@ -143,6 +158,9 @@ class Society(mesa.Model):
         The seed actually used.
     network : mesa.discrete_space.Network
         The space the members sit on; ``network.G`` is the networkx graph.
+    implicit_complete : bool
+        The network is complete by declaration, its edges not listed (``arrays=True``
+        pair games on a ``"complete"`` topology).
     members : list of Member
         In ``persons`` order.
     datacollector : mesa.DataCollector
@@ -172,6 +190,7 @@ class Society(mesa.Model):
         conditions: Mapping[str, Any] | None = None,
         run_id: str = "",
         lean: bool = False,
+        arrays: bool = False,
     ) -> None:
         seed = draw_seed() if seed is None else int(seed)
         super().__init__(seed=seed)
@@ -181,12 +200,28 @@ class Society(mesa.Model):
         self.conditions = dict(conditions or {})
         self.run_id = run_id
         self.lean = lean
+        self.arrays = bool(arrays)  # read before the network is built
+        self._engine: ArrayEngine | None = None
         self._gateway = gateway
         persons = list(persons)
         roles = list(roles) if roles is not None else ["member"] * len(persons)
         if len(roles) != len(persons):
             raise ConfigError(f"got {len(roles)} roles for {len(persons)} members")
-        graph = build_graph(self.situation.topology, len(persons), self.rng)
+        topology = self.situation.topology
+        kind = topology if isinstance(topology, str) else getattr(topology, "kind", None)
+        #: an arrays=True pair game on a complete network: its edges are never listed
+        self.implicit_complete = (
+            self.arrays
+            and kind == "complete"
+            and self.situation.schedule in ("random_pair", "speaker_hearer")
+        )
+        if self.implicit_complete:
+            if len(persons) < 1:
+                raise ConfigError("a society needs at least one member, got 0")
+            self.rng.integers(2**32)  # the draw build_graph makes, so the streams agree
+            graph = nx.empty_graph(len(persons))
+        else:
+            graph = build_graph(topology, len(persons), self.rng)
         self.network = Network(graph, capacity=1, random=self.random)
         self.members = [
             Member(self, person, self.network[node], role)
@@ -207,6 +242,18 @@ class Society(mesa.Model):
         self.schedule: Schedule = SCHEDULES.get(self.situation.schedule)()
 
     # -- running ----------------------------------------------------------------------
+
+    @property
+    def engine(self) -> ArrayEngine:
+        """The array engine that plays the steps of an ``arrays=True`` society (built,
+        and the society checked against what it plays, on first use)."""
+        if self._engine is None:
+            if not self.arrays:
+                raise ConfigError("this society steps member by member (arrays=False)")
+            from workbench.society.engine import ArrayEngine
+
+            self._engine = ArrayEngine(self)
+        return self._engine
 
     @property
     def gateway(self) -> Gateway:
@@ -249,6 +296,9 @@ class Society(mesa.Model):
         """
         if steps is None and until is None:
             steps = len(self.task)
+        if self.arrays and until is None and self.schedule.name == "random_pair":
+            self.engine.run(int(steps))  # many one-interaction steps at once
+            return self.decisions
         done = 0
         while steps is None or done < steps:
             self.step()
@@ -259,7 +309,12 @@ class Society(mesa.Model):
 
     def step(self) -> None:
         """One round, played by the situation's schedule (:attr:`schedule`): members
-        observe, decide in batches, learn and are recorded; then the step is collected."""
+        observe, decide in batches, learn and are recorded; then the step is collected.
+        With ``arrays``, the :attr:`engine` plays it."""
+        if self.arrays:
+            self.steps -= 1  # mesa counted it; the engine counts its own steps
+            self.engine.run(1)
+            return
         round_ = self.task.round(self.steps)
         self._step_choices = []
         self.schedule.step(self, round_)
@@ -354,6 +409,8 @@ class Society(mesa.Model):
         order = list(self.members)
         self.random.shuffle(order)
         n = len(order)
+        if self.implicit_complete:
+            return [(order[i], order[i + 1]) for i in range(0, n - 1, 2)]
         if all(len(nbrs) == n - 1 for nbrs in self._adjacency.values()):  # complete
             return [(order[i], order[i + 1]) for i in range(0, n - 1, 2)]
         matched: set[Member] = set()

@@ -55,7 +55,8 @@ from scipy import linalg
 
 from workbench.errors import ConfigError
 from workbench.llm.types import Decision
-from workbench.society.opinion.scale import centre_of, label_index, one_hot
+from workbench.society.arrays import Chosen, RuleView, row_sum
+from workbench.society.opinion.scale import one_hot
 from workbench.society.persons import RulePerson, register_rule
 from workbench.society.task import Observation
 
@@ -85,57 +86,72 @@ def _number(text: str, name: str, low: float, high: float, *, open_low: bool = F
 class OpinionRule(RulePerson):
     """A rule policy that keeps a continuous opinion in [0, 1].
 
-    Subclasses implement :meth:`update`. :meth:`decide` reads the member's own opinion
-    (its state; else the centre of its current answer's bin; else 0.5) and the seen
-    opinions (their states; else the centres of their answers' bins), updates, and
-    reports the label of the new opinion with probability one; the new opinion travels in
-    ``Decision.extra["value"]`` to become the member's state. It draws exactly one number
-    from the generator, as every policy does, though the choice does not depend on it.
+    Subclasses implement :meth:`update_rows`, the array form of their update. Deciding
+    (:meth:`choose`, which a lone member's :meth:`decide` calls on one row) reads each
+    member's own opinion (its state; else the centre of its current answer's bin; else
+    0.5) and the seen opinions (their states; else the centres of their answers' bins),
+    updates, and reports the label of the new opinion with probability one; the new
+    opinion travels in ``Decision.extra["value"]`` to become the member's state. It uses
+    one uniform number per member, as every policy does, though the choice does not
+    depend on it.
     """
 
     keeps_value: ClassVar[bool] = True
 
     @abstractmethod
+    def update_rows(self, own: np.ndarray, others: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """The new opinions (m,), given the own ones (m,) and the seen ones (m x D, only
+        where ``mask``), all in [0, 1]."""
+
     def update(self, own: float, others: Sequence[float]) -> float:
-        """The new opinion, given the own opinion and the seen ones (all in [0, 1])."""
+        """The new opinion of one member (:meth:`update_rows` on one row)."""
+        row = np.asarray([others], dtype=float).reshape(1, len(others))
+        return float(self.update_rows(np.array([float(own)]), row, np.ones_like(row, bool))[0])
+
+    @staticmethod
+    def opinion_rows(view: RuleView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The own opinions (m,), the seen ones (m x D) and which of those count (m x D)
+        this policy reads from ``view``."""
+        k = view.k
+        centre_own = np.where(view.answer >= 0, (view.answer + 0.5) / k, 0.5)
+        own = np.where(np.isnan(view.value), centre_own, view.value)
+        missing = np.isnan(view.seen_value)
+        others = np.where(missing, (view.seen + 0.5) / k, view.seen_value)
+        mask = view.present & (~missing | (view.seen >= 0))
+        return own, others, mask
 
     def opinions(self, observation: Observation) -> tuple[float, list[float]]:
         """The own and the seen opinions this policy reads from ``observation``."""
-        options = observation.options
-        k = len(options)
-        own = observation.value
-        if own is None:
-            answer = observation.answer
-            own = centre_of(options.index(answer), k) if answer in options else 0.5
-        values = observation.values or (None,) * len(observation.seen)
-        others = [
-            float(v) if v is not None else centre_of(options.index(a), k)
-            for (_, a), v in zip(observation.seen, values, strict=True)
-            if v is not None or a in options
-        ]
-        return float(own), others
+        own, others, mask = self.opinion_rows(RuleView.of(observation))
+        return float(own[0]), others[0][mask[0]].tolist()
+
+    def opinion_of(self, view: RuleView) -> np.ndarray:
+        """The members' new continuous opinions (m,), clipped to [0, 1]."""
+        return np.clip(self.update_rows(*self.opinion_rows(view)), 0.0, 1.0)
 
     def opinion(self, observation: Observation) -> float:
         """The member's new continuous opinion after ``observation``."""
-        own, others = self.opinions(observation)
-        return min(max(float(self.update(own, others)), 0.0), 1.0)
+        return float(self.opinion_of(RuleView.of(observation))[0])
 
-    def probabilities(self, observation: Observation) -> tuple[float, ...]:
-        k = len(observation.options)
-        return one_hot(label_index(self.opinion(observation), k), k)
+    def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
+        x = self.opinion_of(view)
+        k = view.k
+        index = np.clip((x * k).astype(np.int64), 0, k - 1)
+        p = np.eye(k)[index] if probabilities else None
+        return Chosen(index, p, x)
 
     def decide(self, observation: Observation, rng: np.random.Generator) -> Decision:
-        x = self.opinion(observation)
+        u = np.array([rng.random()])
+        chosen = self.choose(RuleView.of(observation), u, probabilities=False)
         options = observation.options
-        index = label_index(x, len(options))
-        rng.random()  # one draw per decision, whatever the policy
+        index = int(chosen.index[0])
         return Decision(
             options=options,
             probabilities=one_hot(index, len(options)),
             choice=options[index],
             valid=True,
             method="rule",
-            extra={"value": x},
+            extra={"value": float(chosen.value[0])},
         )
 
 
@@ -197,24 +213,24 @@ class DeGroot(OpinionRule):
             for i, row in enumerate(trust)
         ]
 
-    def opinion(self, observation: Observation) -> float:
-        if not self.weights:
-            return super().opinion(observation)
-        own, _ = self.opinions(observation)
-        trusted = dict(self.weights)
-        options, k = observation.options, len(observation.options)
-        values = observation.values or (None,) * len(observation.seen)
-        total, weight = self.self_weight * own, self.self_weight
-        for (who, answer), v in zip(observation.seen, values, strict=True):
-            w = trusted.get(who, 0.0)
-            if w and (v is not None or answer in options):
-                total += w * (float(v) if v is not None else centre_of(options.index(answer), k))
-                weight += w
-        x = total / weight if weight > 0 else own
-        return min(max(x, 0.0), 1.0)
+    def update_rows(self, own: np.ndarray, others: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return (own + row_sum(others, mask)) / (1 + mask.sum(axis=1))
 
-    def update(self, own: float, others: Sequence[float]) -> float:
-        return (own + sum(others)) / (1 + len(others))
+    def opinion_of(self, view: RuleView) -> np.ndarray:
+        if not self.weights:
+            return super().opinion_of(view)
+        own, others, mask = self.opinion_rows(view)
+        trusted = dict(self.weights)
+        who = view.seen_who if view.seen_who is not None else np.full(view.seen.shape, None)
+        total, weight = self.self_weight * own, np.full(view.m, float(self.self_weight))
+        for j in range(others.shape[1]):
+            w = np.array([trusted.get(x, 0.0) for x in who[:, j]], dtype=float)
+            use = mask[:, j] & (w != 0)
+            total = np.where(use, total + w * others[:, j], total)
+            weight = np.where(use, weight + w, weight)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(weight > 0, total / weight, own)
+        return np.clip(x, 0.0, 1.0)
 
 
 def _stochastic(trust: np.ndarray, atol: float = 1e-9) -> np.ndarray:
@@ -380,9 +396,9 @@ class HegselmannKrause(OpinionRule):
     def from_parameter(cls, text: str) -> HegselmannKrause:
         return cls(_number(text, "hk eps", 0.0, 1.0)) if text else cls()
 
-    def update(self, own: float, others: Sequence[float]) -> float:
-        close = [x for x in others if abs(x - own) <= self.eps]
-        return (own + sum(close)) / (1 + len(close))
+    def update_rows(self, own: np.ndarray, others: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        close = mask & (np.abs(others - own[:, None]) <= self.eps)
+        return (own + row_sum(others, close)) / (1 + close.sum(axis=1))
 
 
 @register_rule
@@ -425,9 +441,12 @@ class Deffuant(OpinionRule):
             _number(mu, "deffuant mu", 0.0, 0.5, open_low=True) if mu else 0.5,
         )
 
-    def update(self, own: float, others: Sequence[float]) -> float:
-        close = [x for x in others if abs(x - own) < self.d]
-        return own + self.mu * (sum(close) / len(close) - own) if close else own
+    def update_rows(self, own: np.ndarray, others: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        close = mask & (np.abs(others - own[:, None]) < self.d)
+        n = close.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moved = own + self.mu * (row_sum(others, close) / n - own)
+        return np.where(n > 0, moved, own)
 
 
 @register_rule
@@ -478,25 +497,31 @@ class Voter(RulePerson):
 
     kind: ClassVar[str] = "voter"
 
-    def probabilities(self, observation: Observation) -> tuple[float, ...]:
-        return self._shares(observation)[1]
-
-    def decide(self, observation: Observation, rng: np.random.Generator) -> Decision:
-        """Copy the label of the seen neighbour that one uniform number picks."""
-        held, p = self._shares(observation)
-        u = rng.random()
-        # the neighbour itself, not a search over cumulated shares, so rounding can never
-        # pick a label that no neighbour holds
-        choice = held[min(int(u * len(held)), len(held) - 1)]
-        return Decision.from_rule(observation.options, p, choice)
-
-    @staticmethod
-    def _shares(observation: Observation) -> tuple[list[str], tuple[float, ...]]:
-        """The labels to draw from (one per seen member; else the own answer, else every
-        option) and each option's probability."""
-        options = observation.options
-        held = [answer for _, answer in observation.seen if answer in options]
-        if not held:
-            own = observation.answer
-            held = [own] if own in options else list(options)
-        return held, tuple(held.count(option) / len(held) for option in options)
+    def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
+        """Copy the label of the seen neighbour that each member's uniform number picks:
+        the ``min(int(u n), n - 1)``-th of its ``n`` seen labels, in the order seen (the
+        neighbour itself, not a search over cumulated shares, so rounding can never pick a
+        label that no neighbour holds). Seeing nobody, the own answer, else uniform over
+        the options."""
+        k, m = view.k, view.m
+        held = view.present & (view.seen >= 0)
+        n = held.sum(axis=1)
+        pos = np.minimum((u * n).astype(np.int64), np.maximum(n - 1, 0))
+        if held.shape[1]:
+            column = np.argmax(np.cumsum(held, axis=1) > pos[:, None], axis=1)
+            copied = view.seen[np.arange(m), column]
+        else:
+            copied = np.zeros(m, dtype=np.int64)
+        anyone = np.minimum((u * k).astype(np.int64), k - 1)
+        alone = np.where(view.answer >= 0, view.answer, anyone)
+        index = np.where(n > 0, copied, alone)
+        p = None
+        if probabilities:
+            counts = view.counts() if held.shape[1] else np.zeros((m, k), dtype=np.int64)
+            own = np.zeros((m, k))
+            has = view.answer >= 0
+            own[np.flatnonzero(has), view.answer[has]] = 1.0
+            own[~has] = 1.0 / k
+            with np.errstate(divide="ignore", invalid="ignore"):
+                p = np.where((n > 0)[:, None], counts / n[:, None], own)
+        return Chosen(index, p)

@@ -14,8 +14,8 @@ committed notebooks never get outputs saved into them), opens ``02_explore.ipynb
 The run pauses in the panel's code (the society waits in its round callback until Next
 round), so what the browser sees mid-run does not depend on timing. Screenshots go to
 ``workbench-out/browser/``: ``explore-live.png`` (round 1, paused), ``explore.png`` (the
-end) and ``explore-transcript.png``. The notebook replays its cassette
-(``WORKBENCH_CASSETTE_MODE=replay``): no model runs.
+end), ``explore-transcript.png`` and ``explore-prompt.png`` (its prompt, scrolled to).
+The notebook replays its cassette (``WORKBENCH_CASSETTE_MODE=replay``): no model runs.
 
 Skipped, saying why, only when Playwright or a Chromium executable is missing
 (``.ci/run`` installs both; ``$WORKBENCH_CHROMIUM`` names another executable).
@@ -267,10 +267,12 @@ def test_explorer_runs_in_jupyterlab(tmp_path):
                 assert part in text, text
             assert transcript.locator(".wb-probabilities tr").count() == 3, text
             page.screenshot(path=SHOTS / "explore-transcript.png")
+            transcript.locator(".wb-prompt").first.scroll_into_view_if_needed()
+            page.screenshot(path=SHOTS / "explore-prompt.png")
         finally:
             browser.close()
     assert not problems, problems
-    for name in ("explore-live.png", "explore.png", "explore-transcript.png"):
+    for name in ("explore-live.png", "explore.png", "explore-transcript.png", "explore-prompt.png"):
         assert (SHOTS / name).stat().st_size > 10_000, name
 
 

@@ -92,7 +92,7 @@ PANEL_WIDTH, PANEL_HEIGHT = 1080, 560
 SIDEBAR_WIDTH, COLUMN_WIDTH = ROW_WIDTH + 50, 360
 #: Figure size (inches, at 90 dpi) of the live plot and the network view.
 FIGURE_SIZE = (4.4, 3.3)
-_VIEW_HEIGHT = 330  # the tab holding the network, the transcript and the previous plot
+_VIEW_HEIGHT = 390  # the tab holding the network, the transcript and the previous plot
 _VIEW_WIDTH = COLUMN_WIDTH - 40  # what that tab's padding leaves
 
 

@@ -157,8 +157,9 @@ def transcript_html(
     if request is not None:
         messages = "".join(
             f'<div class="wb-message"><b>{_esc(m["role"])}</b>'
-            f'<pre style="white-space:pre-wrap;margin:2px 0 6px 0;font-size:85%">'
-            f"{_esc(m['content'])}</pre></div>"
+            f'<div class="wb-content" style="white-space:pre-wrap;overflow-wrap:anywhere;'
+            f'font-family:monospace;font-size:85%;line-height:1.35;margin:2px 0 6px 0">'
+            f"{_esc(m['content'])}</div></div>"
             for m in request.messages
         )
         prompt = f'<div class="wb-prompt"><b>prompt</b> (sent to the model){messages}</div>'
@@ -180,6 +181,6 @@ def transcript_html(
     if raw:
         answer += f'<br><b>reply text</b>: <code class="wb-raw">{_esc(raw)}</code>'
     return (
-        f'<div class="wb-transcript">{head}<br>{heard}{prompt}{answer}'
-        f"{_probabilities(row, texts, palette)}</div>"
+        f'<div class="wb-transcript" style="white-space:normal;line-height:1.35">{head}<br>'
+        f"{answer}{_probabilities(row, texts, palette)}{heard}{prompt}</div>"
     )

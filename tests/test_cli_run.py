@@ -4,6 +4,7 @@ import re
 
 import pandas as pd
 import pytest
+from support.cli import exit_status
 
 import workbench.commands
 from workbench import cli
@@ -54,34 +55,6 @@ def test_run_asch_prints_the_table_writes_files_and_stores(tmp_path, capsys):
     first = pd.read_csv(tmp_path / "out" / "asch_summary.csv")
     assert cli.main(rule_run(tmp_path, "--no-store")) == 0
     pd.testing.assert_frame_equal(first, pd.read_csv(tmp_path / "out" / "asch_summary.csv"))
-
-
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (["--subjects", "-1"], "subjects must be at least 1"),
-        (["--personas", "wizard"], "unknown persona 'wizard'"),
-        (["--topology", "cube"], "unknown topology 'cube'"),
-        (["--majority", "one"], "takes a whole number, got 'one'"),
-        (["--norms", "vibes"], "unknown norm"),
-        (["--model", "rule:nope"], "unknown rule"),
-        (["--concurrency", "0"], "concurrency must be at least 1"),
-        (["--cassette-mode", "replay"], "needs a cassette path"),
-        (["--persona-file", "/nonexistent.json"], "cannot read persona file"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, flags, message):
-    assert exit_status(rule_run(tmp_path, *flags)) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("workbench: error:") and message in err
-
-
-def exit_status(argv):
-    """The status ``workbench argv`` exits with (argparse errors raise SystemExit)."""
-    try:
-        return cli.main(argv)
-    except SystemExit as exc:
-        return exc.code
 
 
 def test_unknown_study_exits_2(capsys):

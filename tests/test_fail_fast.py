@@ -100,27 +100,6 @@ def test_api_key_env_names_an_unset_variable(tmp_path, capsys):
     assert "WB_TEST_UNSET_KEY" in one_error_line(capsys)
 
 
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (["--api-base", "not a url"], "--api-base must be an http(s) URL"),
-        (["--api-base", "http://user:pw@127.0.0.1:1/v1"], "must not hold credentials"),
-        (["--timeout", "0"], "--timeout"),
-        (["--timeout", "nan"], "--timeout"),
-        (["--retries", "-1"], "--retries"),
-        (["--deadline", "-5"], "--deadline"),
-        (["--max-invalid", "1.5"], "--max-invalid"),
-        (["--seed", "-1"], "--seed"),
-    ],
-)
-def test_bad_model_settings_are_one_line(tmp_path, capsys, flags, message):
-    assert cli.main(asch(tmp_path, "rule:conformist:0.3", *flags)) == 2
-    line = one_error_line(capsys)
-    assert message in line
-    assert "pw" not in line
-    assert not (tmp_path / "s.sqlite").exists()
-
-
 def test_credentials_in_a_base_url_are_never_printed(tmp_path, capsys):
     argv = asch(tmp_path, "openai/m", "--api-base", "http://user:hunter2pw@127.0.0.1:1/v1")
     assert cli.main(argv) == 2

@@ -8,14 +8,9 @@ different seeds, so every cluster is independent.
 
 References
 ----------
-.. [1] S. E. Asch, "Effects of group pressure upon the modification and distortion of
-   judgments", in H. Guetzkow (ed.), Groups, Leadership and Men, Carnegie Press,
-   177-190 (1951).
-.. [2] S. E. Asch, "Opinions and social pressure", Scientific American 193(5), 31-35
-   (1955).
-.. [3] S. E. Asch, "Studies of independence and conformity: I. A minority of one against
-   a unanimous majority", Psychological Monographs 70(9), 1-70 (1956).
-.. [4] X. Zhu et al., "Conformity in large language models", ACL (2025): conformity
+.. [1] S. E. Asch (1951, 1955, 1956): the three reports the study reproduces, listed in
+   full in :mod:`workbench.studies.asch`.
+.. [2] X. Zhu et al., "Conformity in large language models", ACL (2025): conformity
    rising with the number of confederates.
 """
 

@@ -86,6 +86,7 @@ def litellm_only(n: int, rounds: int, fast: bool = False) -> dict:
 
         for r in range(rounds):  # rounds are synchronous: each waits for the last
             await asyncio.gather(*(one(i, r) for i in range(n)))
+        await _http.aclose()  # the lean provider's connection pool on this loop
 
     with Clock() as clock:
         asyncio.run(main())

@@ -10,7 +10,8 @@ read when the model loads), one after another in one run: ``WORKBENCH_LOCAL_THRE
 Per row: prompt tokens per decision, tokens llama.cpp actually evaluated per decision
 (the rest came from the prompt cache), cache reuse, prompt-evaluation rate (tokens/s, from
 llama.cpp's own timings), decisions/s, and the bound = prompt-evaluation rate / evaluated
-tokens per decision (the decisions/s if nothing but prompt evaluation took time), with the
+tokens of the run, per decision (the decisions/s if nothing but prompt evaluation took
+time; identical calls within a run are answered once), with the
 1-minute load average before and after the row. ``max_dp`` is the largest difference of an
 option probability from the first row's same decision (the thread count must not change
 answers beyond floating-point noise).
@@ -82,14 +83,19 @@ def one(model: str, members: int, rounds: int) -> dict:
     prompt_s = sum(t.get("prompt_ms", 0.0) for t in timings) / 1000
     rate = evaluated / prompt_s if prompt_s else float("nan")
     per = evaluated / len(timings) if timings else float("nan")
-    bound = rate / per if per else float("nan")
+    # Decisions/s if prompt evaluation were all the time took: the unique tokens of the
+    # run's calls (the identical calls a run repeats are answered once) at the measured
+    # prompt-evaluation rate.
+    bound = n / prompt_s if prompt_s else float("nan")
     return {
         "threads": threads,
         "load_before": round(load0, 1),
         "load_s": round(load_s, 2),
         "decisions": n,
-        "prompt_tok/dec": round(sum(t.get("prompt_tokens", 0) for t in timings) / n, 1),
-        "evaluated_tok/dec": round(per, 1),
+        "calls": len(timings),
+        "prompt_tok/call": round(sum(t.get("prompt_tokens", 0) for t in timings) / len(timings), 1),
+        "prompt_s": round(prompt_s, 2),
+        "evaluated_tok/call": round(per, 1),
         "cache_reuse": round(cached / (cached + evaluated), 2) if cached + evaluated else 0.0,
         "prompt_tok/s": round(rate, 1),
         "wall_s": round(wall, 2),

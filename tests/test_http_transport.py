@@ -15,7 +15,7 @@ import pytest
 from support.openai_server import OpenAIServer
 
 from workbench.errors import ConfigError
-from workbench.llm import _http, _litellm, gateway, local
+from workbench.llm import _http, _litellm, accounting, gateway, local
 from workbench.llm.gateway import Gateway, GatewayConfig
 from workbench.llm.types import DecisionRequest
 
@@ -155,5 +155,5 @@ def test_cached_cost_equals_litellms_lookup():
     assert prompt + completion > 0
     for _ in range(2):  # the first call fills the cache, the second reads it
         assert gateway._cost("gpt-4o-mini", reply) == pytest.approx(prompt + completion, 1e-12)
-    assert "gpt-4o-mini" in gateway._prices
+    assert "gpt-4o-mini" in accounting._prices
     assert gateway._cost("openai/not-a-model-anyone-prices", reply) == 0.0

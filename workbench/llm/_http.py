@@ -54,6 +54,7 @@ _HOSTED = ("api.openai.com",)
 #: The key variable litellm's own client reads for each provider, when none is given.
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "hosted_vllm": "HOSTED_VLLM_API_KEY"}
 
+_priced_as: dict[tuple[str, str], str] = {}  # (name, base URL) -> the user's model string
 _sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> session
 
 
@@ -97,6 +98,7 @@ def route(model: str, provider: str, base: str | None, extra: dict[str, str]) ->
         return None
     name = model.split("/", 1)[1] if model.startswith(f"{provider}/") else model
     key = extra.get("api_key") or os.environ.get(_KEY_ENV.get(provider, ""), "")
+    _priced_as[name, base] = model
     return {"model": f"{PROVIDER}/{name}", "api_base": base, "api_key": key or "no-key"}
 
 
@@ -188,11 +190,13 @@ async def _post(url: str, body: dict, api_key: str, timeout: float | None, model
     return data
 
 
-def _model_response(data: dict, model: str):
+def _model_response(data: dict, model: str, priced_as: str | None = None):
     import litellm
 
+    from workbench.llm.accounting import cost_usd
+
     usage = data.get("usage") or {}
-    return litellm.ModelResponse(
+    response = litellm.ModelResponse(
         id=data.get("id") or f"chatcmpl-{uuid.uuid4().hex}",
         choices=data["choices"],
         usage=litellm.Usage(
@@ -203,6 +207,14 @@ def _model_response(data: dict, model: str):
         created=int(data.get("created") or time.time()),
         model=data.get("model") or model,
     )
+    if priced_as is not None:
+        # litellm takes a cost stamped on the response instead of computing its own (its
+        # lookup for a name it does not know costs milliseconds): the same cached
+        # per-token prices the gateway accounts with, under the user's model string.
+        response._hidden_params["response_cost"] = cost_usd(
+            priced_as, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0
+        )
+    return response
 
 
 def make_provider():
@@ -233,6 +245,6 @@ def make_provider():
             seconds = timeout if isinstance(timeout, int | float) else None
             url = api_base.rstrip("/") + "/chat/completions"
             data = await _post(url, body, api_key or "", seconds, model)
-            return _model_response(data, model)
+            return _model_response(data, model, _priced_as.get((model, api_base)))
 
     return OpenAIHTTP()

@@ -5,6 +5,54 @@ from __future__ import annotations
 import threading
 from dataclasses import asdict, dataclass
 
+_prices: dict[str, tuple[float, float] | None] = {}
+_prices_lock = threading.Lock()
+
+
+def price_per_token(model: str) -> tuple[float, float] | None:
+    """``(prompt, completion)`` USD per token of ``model`` from litellm's cost map, cached.
+
+    None when the price depends on more than the token counts (tiered prices); a model
+    missing from the cost map costs ``(0, 0)``: what we cannot know.
+    """
+    with _prices_lock:
+        if model in _prices:
+            return _prices[model]
+    from workbench.llm import _litellm
+
+    litellm = _litellm.get()
+    try:
+        info = litellm.get_model_info(model)
+        if any("_above_" in k and v for k, v in info.items()):
+            prices = None
+        else:
+            per_prompt = litellm.cost_per_token(model=model, prompt_tokens=1, completion_tokens=0)
+            per_output = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1)
+            prices = (float(per_prompt[0]), float(per_output[1]))
+    except Exception:  # models missing from litellm's cost map cost what we cannot know
+        prices = (0.0, 0.0)
+    with _prices_lock:
+        _prices[model] = prices
+    return prices
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """What a call of ``model`` cost, from the cached per-token prices (litellm's cost map,
+    or the prices a user registered with ``litellm.register_model`` before the first call).
+    """
+    prices = price_per_token(model)
+    if prices is not None:
+        return prices[0] * prompt_tokens + prices[1] * completion_tokens
+    from workbench.llm import _litellm
+
+    try:
+        prompt, completion = _litellm.get().cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+        return float(prompt + completion)
+    except Exception:  # models missing from litellm's cost map cost what we cannot know
+        return 0.0
+
 
 @dataclass(frozen=True)
 class CallRecord:

@@ -40,7 +40,7 @@ import numpy as np
 
 from workbench.errors import ConfigError, ModelUnavailableError, RunHalted
 from workbench.llm import _http, _litellm, local
-from workbench.llm.accounting import Accounting, CallRecord
+from workbench.llm.accounting import Accounting, CallRecord, cost_usd
 from workbench.llm.cassette import MODES, Cassette, redact, request_key, treat_as_secret
 from workbench.llm.types import Decision, DecisionRequest, GenerateRequest
 
@@ -930,45 +930,5 @@ def _retry_after(exc: Exception) -> float | None:
     return None
 
 
-_prices: dict[str, tuple[float, float] | None] = {}
-_prices_lock = threading.Lock()
-
-
-def _price_per_token(model: str) -> tuple[float, float] | None:
-    """``(prompt, completion)`` USD per token of ``model``, cached; None when the price
-    depends on more than the token counts (tiered prices), which is looked up per call.
-
-    A model missing from litellm's cost map costs (0, 0): what we cannot know.
-    """
-    with _prices_lock:
-        if model in _prices:
-            return _prices[model]
-    litellm = _litellm.get()
-    try:
-        info = litellm.get_model_info(model)
-        if any("_above_" in k and v for k, v in info.items()):
-            prices = None
-        else:
-            per_prompt = litellm.cost_per_token(model=model, prompt_tokens=1, completion_tokens=0)
-            per_output = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1)
-            prices = (float(per_prompt[0]), float(per_output[1]))
-    except Exception:  # models missing from litellm's cost map cost what we cannot know
-        prices = (0.0, 0.0)
-    with _prices_lock:
-        _prices[model] = prices
-    return prices
-
-
 def _cost(model: str, reply: _Reply) -> float:
-    prices = _price_per_token(model)
-    if prices is not None:
-        return prices[0] * reply.prompt_tokens + prices[1] * reply.completion_tokens
-    try:
-        prompt, completion = _litellm.get().cost_per_token(
-            model=model,
-            prompt_tokens=reply.prompt_tokens,
-            completion_tokens=reply.completion_tokens,
-        )
-        return float(prompt + completion)
-    except Exception:  # models missing from litellm's cost map cost what we cannot know
-        return 0.0
+    return cost_usd(model, reply.prompt_tokens, reply.completion_tokens)

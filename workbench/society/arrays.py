@@ -213,9 +213,10 @@ def draw_rows(probabilities: np.ndarray, u: np.ndarray) -> np.ndarray:
 def pick_uniform(support: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Each row's pick, uniform over its ``support`` (m x K bool, non-empty rows): the
     ``min(int(u n), n - 1)``-th supported option in option order, ``n`` its size."""
-    n = support.sum(axis=1)
-    k = np.minimum((u * n).astype(np.int64), n - 1)
-    return np.argmax(np.cumsum(support, axis=1) > k[:, None], axis=1)
+    small = np.int16 if support.shape[1] < 32_000 else np.int64
+    n = support.sum(axis=1, dtype=small)
+    k = np.minimum((u * n).astype(small), n - 1)
+    return np.argmax(np.cumsum(support, axis=1, dtype=small) > k[:, None], axis=1)
 
 
 def uniform_rows(support: np.ndarray) -> np.ndarray:

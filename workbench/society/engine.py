@@ -108,7 +108,7 @@ class ArrayEngine:
         self.models = _objects([m.person.model for m in members])
         self.personas = _objects([m.person.persona.name for m in members])
         self.labels = [m.label for m in members]
-        self.label_array = _objects(self.labels)
+        self.label_array = np.array(self.labels, dtype=object)
         groups: dict[RulePerson, list[int]] = {}
         for i, m in enumerate(members):
             groups.setdefault(m.person, []).append(i)
@@ -541,9 +541,30 @@ def _levels(s: np.ndarray, h: np.ndarray) -> np.ndarray:
         level = new
 
 
-def _objects(values: list) -> np.ndarray:
-    """A one-dimensional object array of ``values`` (tuples stay whole)."""
+def _objects(values: list) -> np.ndarray | _Same:
+    """A one-dimensional array of ``values`` to take rows from: int64 when they are all
+    ints, a :class:`_Same` when they are all the same string, else objects (tuples stay
+    whole)."""
+    if values and isinstance(values[0], str) and all(v == values[0] for v in values):
+        return _Same(values[0])
+    if all(type(v) is int for v in values):
+        return np.asarray(values, dtype=np.int64)
     out = np.empty(len(values), dtype=object)
     for i, value in enumerate(values):
         out[i] = value
     return out
+
+
+class _Same:
+    """A column whose every row holds ``value``: ``same[rows].tolist()`` is a list of it."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.count = 0
+
+    def __getitem__(self, rows: np.ndarray) -> _Same:
+        self.count = len(rows)
+        return self
+
+    def tolist(self) -> list:
+        return [self.value] * self.count

@@ -6,12 +6,15 @@ interaction on a complete graph, a brand-new word per invention), through the fa
 interactions per size (``--interactions``, not to convergence), O(1) per decision. For
 comparison, the same interaction order in a :class:`~workbench.society.Society`
 (``random_pair`` schedule, ``rule:naming_game`` members over 64 names, every decision
-row collected) at the smallest size. ``--check`` also runs the scaling check: mean
+row collected): member by member at the smallest size (with ``--before-tree DIR`` also
+from the source of an earlier commit, in a subprocess of the same run), and with
+``arrays=True`` (:mod:`workbench.society.engine`) at every size.
+``--check`` also runs the scaling check: mean
 t_conv and N_w^max of the project's game and of the independent simulation of
 ``tests/test_naming_game.py`` at N = 24, 100, 316, 1000.
 
 Run: ``python benchmarks/b5_naming_game.py [--sizes 1000 10000 100000]
-[--interactions 1000000] [--check]``.
+[--interactions 1000000] [--before-tree DIR] [--check]``.
 """
 
 from __future__ import annotations
@@ -42,7 +45,11 @@ def fast(n: int, interactions: int) -> dict:
     }
 
 
-def society(n: int, interactions: int) -> dict:
+def society(n: int, interactions: int, arrays: bool = False) -> dict:
+    """The random_pair schedule in a Society of rule:naming_game members (64 names):
+    member by member, or with ``arrays=True``. ``interactions/s`` is the stepping with
+    the rows collected (without the final DataFrame); ``table_s`` the one DataFrame build
+    of ``society.decisions`` after it; ``cpu/s`` counts this process's CPU seconds."""
     from workbench.society import NamingGame, Situation, Society
     from workbench.society.coordination import coordination_game, name_pool
 
@@ -52,17 +59,45 @@ def society(n: int, interactions: int) -> dict:
         Situation(schedule="random_pair", memory=1_000_000),
         seed=1,
         lean=True,
+        **({"arrays": True} if arrays else {}),  # a tree from before arrays has no flag
     )
+    engine = s.engine if arrays else None  # built (and checked) before the clock starts
     with Clock() as clock:
-        s.run(interactions)
+        if engine is not None:
+            engine.run(interactions)
+        else:
+            for _ in range(interactions):
+                s.step()
+    with Clock() as built:
+        table = s.decisions
+    assert len(table) == 2 * interactions
     return {
-        "what": "random_pair schedule in a Society (64 names)",
+        "what": "Society, arrays=True (after)" if arrays else "Society, per member",
         "members": n,
         "interactions": interactions,
         "wall_s": round(clock.wall, 2),
         "interactions/s": round(interactions / clock.wall),
+        "cpu/s": round(interactions / clock.cpu),
         "us/interaction": round(1e6 * clock.wall / interactions, 2),
+        "table_s": round(built.wall, 2),
+        "with table/s": round(interactions / (clock.wall + built.wall)),
     }
+
+
+def before(tree: str, n: int, interactions: int) -> dict:
+    """:func:`society` member by member with the package imported from ``tree`` (the
+    source of the commit before the array forms), in a subprocess of this run."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(tree).resolve())}
+    command = [sys.executable, __file__, "--per-member-json", str(n), str(interactions)]
+    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    row["what"] = "Society, per member, previous tree (before)"
+    return row
 
 
 def check(runs: dict[int, int]) -> list[dict]:
@@ -101,11 +136,26 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--interactions", type=int, default=1_000_000)
     parser.add_argument("--society-interactions", type=int, default=20_000)
+    parser.add_argument("--array-interactions", type=int, default=1_000_000)
+    parser.add_argument(
+        "--before-tree", help="also run the per-member Society from this source tree"
+    )
+    parser.add_argument("--per-member-json", type=int, nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
+    if args.per_member_json:
+        import json
+
+        print(json.dumps(society(*args.per_member_json)))
+        return
     print(f"# B5 on {machine()}")
     rows = [fast(n, args.interactions) for n in args.sizes]
+    # the per-member Society lists a complete graph's edges, so it runs at the smallest
+    # size only (10^5 members would need 5 x 10^9 edges); arrays=True at every size
+    if args.before_tree:
+        rows.append(before(args.before_tree, args.sizes[0], args.society_interactions))
     rows.append(society(args.sizes[0], args.society_interactions))
+    rows += [society(n, args.array_interactions, arrays=True) for n in args.sizes]
     print(table(rows))
     if args.check:
         print(table(check({24: 4000, 100: 1000, 316: 300, 1000: 100})))

@@ -20,7 +20,11 @@ so far below 1 in 20 for the file). The larger Monte Carlo is benchmarks/b9_vote
 import networkx as nx
 import numpy as np
 import pytest
-from scipy import stats
+from support.voter import (
+    closed_form_consensus_time,
+    exact_consensus_time,
+    exact_synchronous_consensus_time,
+)
 
 from workbench.errors import ConfigError
 from workbench.society import Situation, Topology
@@ -39,33 +43,6 @@ A, B = 0.1, 0.9
 
 
 # -- the independent reference -------------------------------------------------------------
-
-
-def exact_consensus_time(n: int) -> np.ndarray:
-    """Mean updates to absorption from every k = 0..n (the linear system of the chain)."""
-    k = np.arange(1, n)
-    p = k * (n - k) / (n * (n - 1))
-    # T(k) = 1 + p T(k+1) + p T(k-1) + (1 - 2p) T(k), T(0) = T(n) = 0
-    system = np.diag(2 * p) - np.diag(p[:-1], 1) - np.diag(p[1:], -1)
-    return np.r_[0.0, np.linalg.solve(system, np.ones(n - 1)), 0.0]
-
-
-def closed_form_consensus_time(n: int, k: int) -> float:
-    """The same mean time in closed form (the neutral Moran chain's, rescaled)."""
-    below = sum(1 / (n - j) for j in range(1, k + 1))
-    above = sum(1 / j for j in range(k + 1, n))
-    return (n - 1) * ((n - k) * below + k * above)
-
-
-def exact_synchronous_consensus_time(n: int) -> np.ndarray:
-    """Mean rounds to absorption from every k under synchronous rounds."""
-    transition = np.zeros((n + 1, n + 1))
-    for k in range(n + 1):
-        stay = stats.binom.pmf(np.arange(k + 1), k, max(k - 1, 0) / (n - 1))
-        join = stats.binom.pmf(np.arange(n - k + 1), n - k, k / (n - 1))
-        transition[k] = np.convolve(stay, join)
-    inner = transition[1:n, 1:n]
-    return np.r_[0.0, np.linalg.solve(np.eye(n - 1) - inner, np.ones(n - 1)), 0.0]
 
 
 def test_the_chain_solver_agrees_with_the_closed_form():

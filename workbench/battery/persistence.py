@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from workbench.battery.person import design_for, probed
+from workbench.battery.person import design_for, lure_of, probed
 from workbench.battery.protocol import WORDING_INDICES, Budget, Measure, Module, ratio
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class Persistence(Module, name="persistence", title="Persistence", baseline="rul
         rows: dict[tuple[int, int], dict[str, float]] = {}
         for config, decisions in runs:
             task = config.task
-            lure = next(o for o in task.rounds[0].options if o != task.rounds[0].correct)
+            lure = lure_of(task)
             for (_run, seed), run in decisions.groupby(["run_id", "seed"], sort=False):
                 row = rows.setdefault(
                     (task.wording, int(seed)),

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     from workbench.studies import Unit
     from workbench.sweep import Sweep
 
-__all__ = ["PERSONAS", "NORMS", "PersonSituation", "ProbedCell", "design_for"]
+__all__ = ["NORMS", "PERSONAS", "PersonSituation", "ProbedCell", "design_for", "lure_of"]
 
 #: The person factor: two personas of the library, at the two ends of deference.
 PERSONAS = ("independent_thinker", "team_player")
@@ -104,6 +104,12 @@ def line_task(seed: int, wording: int) -> Task:
         preamble=preamble,
         wording=wording,
     )
+
+
+def lure_of(task: Task) -> str:
+    """The wrong answer of the line judgement (the committed members' answer)."""
+    first = task.rounds[0]
+    return next(o for o in first.options if o != first.correct)
 
 
 def lure_probability(lure: str):
@@ -370,7 +376,7 @@ def probed(sweep: Sweep) -> Sweep:
 def _design_of(config) -> Design:
     """The design a cell config belongs to (for its outcome table)."""
     model = config.person[0]
-    lure = next(o for o in config.task.rounds[0].options if o != config.task.rounds[0].correct)
+    lure = lure_of(config.task)
     return Design(
         persons=tuple((model, p) for p in PERSONAS),
         norms=NORMS,

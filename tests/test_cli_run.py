@@ -4,7 +4,7 @@ import re
 
 import pandas as pd
 import pytest
-from support.cli import exit_status
+from support.cli import asch_run, exit_status
 
 import workbench.commands
 from workbench import cli
@@ -26,22 +26,7 @@ def test_run_is_a_registered_command():
 
 
 def rule_run(tmp_path, *extra):
-    return [
-        "run",
-        "asch",
-        "--model",
-        "rule:conformist:0.3",
-        "--subjects",
-        "2",
-        "--seed",
-        "1",
-        "--out",
-        str(tmp_path / "out"),
-        "--store",
-        str(tmp_path / "s.sqlite"),
-        "--no-progress",
-        *extra,
-    ]
+    return asch_run(tmp_path, "rule:conformist:0.3", *extra)
 
 
 def test_run_asch_prints_the_table_writes_files_and_stores(tmp_path, capsys):

@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from support.cli import asch_run
 from support.openai_server import OpenAIServer
 from support.ports import closed_port
 
@@ -33,24 +34,7 @@ def _no_provider_env(monkeypatch):
 
 
 def asch(tmp_path: Path, model: str, *extra: str) -> list[str]:
-    return [
-        "run",
-        "asch",
-        "--model",
-        model,
-        "--subjects",
-        "2",
-        "--majority",
-        "0,3",
-        "--seed",
-        "1",
-        "--out",
-        str(tmp_path / "out"),
-        "--store",
-        str(tmp_path / "s.sqlite"),
-        "--no-progress",
-        *extra,
-    ]
+    return asch_run(tmp_path, model, "--majority", "0,3", *extra)
 
 
 def one_error_line(capsys) -> str:

@@ -311,21 +311,22 @@ def test_an_unavailable_model_shows_as_a_message(panel):
     assert panel.progress.bar_style == "danger" and not panel.run_button.disabled
 
 
-class Gated(SandboxStudy):
-    """A sandbox whose third society waits for a gate: a run to stop in the middle of."""
+class HeldThird(SandboxStudy):
+    """A sandbox whose third society, once started, sets ``started`` and waits for
+    ``release``: a run to stop in the middle of. Each test gives it fresh events."""
 
-    arrived, gate = threading.Event(), threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     def build(self, unit, gateway=None, run_id=""):
         if run_id and unit.index == 2:
-            type(self).arrived.set()
-            assert type(self).gate.wait(60)
+            type(self).started.set()
+            assert type(self).release.wait(60)
         return super().build(unit, gateway, run_id)
 
 
 def test_stop_interrupts_a_run_and_keeps_what_finished():
-    Gated.arrived, Gated.gate = threading.Event(), threading.Event()
-    panel = Explorer(studies={"gated": Gated}, workers=1)
+    HeldThird.started, HeldThird.release = threading.Event(), threading.Event()
+    panel = Explorer(studies={"held": HeldThird}, workers=1)
     panel.controls["mix"].value = RULES
     panel.controls["replicates"].value = 10
     panel.run_button.click()
@@ -335,10 +336,10 @@ def test_stop_interrupts_a_run_and_keeps_what_finished():
             break
         threading.Event().wait(0.05)
     assert panel.units_done == 2
-    assert Gated.arrived.wait(60)  # the third society is running, so Stop cannot cancel it
+    assert HeldThird.started.wait(60)  # the third society is running, so Stop cannot cancel it
     panel.stop_button.click()
     assert "stopping" in panel.status.value
-    Gated.gate.set()  # the running society finishes; no new one starts after Stop is seen
+    HeldThird.release.set()  # the running society finishes; no new one starts after Stop is seen
     result = panel.wait(60)
     done = result.metadata["units_done"]
     assert not result.complete and result.metadata["units"] == 10
@@ -351,29 +352,17 @@ def test_stop_interrupts_a_run_and_keeps_what_finished():
     assert [v for _, v in panel.unit.options][:3] == [0, 1, 2]
 
 
-class HeldAtStop(SandboxStudy):
-    """A sandbox whose third society, once started, waits until the run's ``stop`` is set."""
-
-    started, stop = threading.Event(), threading.Event()
-
-    def build(self, unit, gateway=None, run_id=""):
-        if run_id and unit.index == 2:
-            type(self).started.set()
-            assert type(self).stop.wait(60)
-        return super().build(unit, gateway, run_id)
-
-
 def test_study_run_stop_and_on_unit_hooks():
     stop, seen = threading.Event(), []
-    HeldAtStop.started, HeldAtStop.stop = threading.Event(), stop
+    HeldThird.started, HeldThird.release = threading.Event(), stop
 
     def on_unit(unit, decisions):
         seen.append((unit.index, len(decisions)))
         if len(seen) == 2:
-            assert HeldAtStop.started.wait(60)  # society 2 is running: stopping keeps it
+            assert HeldThird.started.wait(60)  # society 2 is running: stopping keeps it
             stop.set()
 
-    study = HeldAtStop(SandboxConfig(mix=RULES, replicates=20), seed=1)
+    study = HeldThird(SandboxConfig(mix=RULES, replicates=20), seed=1)
     with pytest.raises(StudyInterrupted) as caught:
         study.run(workers=1, stop=stop, on_unit=on_unit)
     partial = caught.value.result

@@ -34,14 +34,7 @@ from workbench.analysis.persistence import (  # noqa: E402
 )
 from workbench.design import FACTORS, CellConfig, Design, DesignStudy  # noqa: E402
 from workbench.errors import ConfigError  # noqa: E402
-from workbench.society import (  # noqa: E402
-    Round,
-    Situation,
-    Society,
-    Task,
-    Topology,
-    make_person,
-)
+from workbench.society import Round, Situation, Society, Task, Topology, make_person  # noqa: E402
 from workbench.store import ResultStore  # noqa: E402
 from workbench.studies import check_study  # noqa: E402
 

@@ -69,22 +69,14 @@ from workbench.errors import ConfigError
 from workbench.llm.gateway import Gateway, GatewayConfig
 from workbench.provenance import config_dict
 from workbench.random import seed_for
-from workbench.society import (
-    EXCHANGES,
-    SCHEDULES,
-    Round,
-    Situation,
-    Society,
-    Task,
-    Topology,
-    make_person,
-)
+from workbench.society import EXCHANGES, SCHEDULES, Round, Situation, Task, Topology, make_person
 from workbench.society.situation import norm_text
 from workbench.studies import Study, Unit
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
+    from workbench.society import Society
     from workbench.store import ResultStore
     from workbench.sweep import Sweep
 

@@ -69,16 +69,7 @@ from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
 from workbench.random import generator
-from workbench.society import (
-    Confederate,
-    Round,
-    Situation,
-    Society,
-    Task,
-    Topology,
-    Truthful,
-    make_person,
-)
+from workbench.society import Confederate, Round, Situation, Task, Topology, Truthful, make_person
 from workbench.society.checks import check_rows, whole, whole_list
 from workbench.society.task import WORDINGS
 from workbench.studies import Study, StudyResult, Unit, unit_seed
@@ -88,6 +79,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from workbench.llm import Gateway
+    from workbench.society import Society
 
 __all__ = ["NEUTRAL_TRIALS", "TRIALS", "AschConfig", "AschStudy", "line_judgement"]
 
@@ -384,12 +376,7 @@ class AschStudy(Study):
     def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:
         """Per-condition conformity table with Asch's numbers beside ours.
 
-        Parameters
-        ----------
-        decisions : pandas.DataFrame
-            The decisions table of a run.
-        seed : int
-            Seeds the bootstrap.
+        ``seed`` seeds the bootstrap of the intervals.
 
         Returns
         -------

@@ -36,15 +36,7 @@ from workbench import config
 from workbench.errors import ConfigError
 from workbench.llm.gateway import DEFAULT_MODEL
 from workbench.random import generator
-from workbench.society import (
-    SCHEDULES,
-    Round,
-    Situation,
-    Society,
-    Task,
-    Topology,
-    make_person,
-)
+from workbench.society import SCHEDULES, Round, Situation, Task, Topology, make_person
 from workbench.society.checks import MAX_MEMBERS, check_network, check_rows, number, whole
 from workbench.society.persons import is_rule
 from workbench.studies import Study, StudyResult, Unit, register_study, unit_seed
@@ -53,7 +45,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from workbench.llm import Gateway
-    from workbench.society import Person
+    from workbench.society import Person, Society
 
 __all__ = [
     "QUESTIONS",

@@ -288,7 +288,16 @@ class Study(ABC):
 
     @abstractmethod
     def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:
-        """The summary table of a decisions table."""
+        """The summary table of a decisions table.
+
+        Parameters
+        ----------
+        decisions : pandas.DataFrame
+            The decisions table of a run (one row per decision).
+        seed : int
+            The run's seed, for a summary that resamples (a bootstrap); a study's
+            override documents only its returned table and how it uses the seed.
+        """
 
     def models(self) -> list[str]:
         """Model strings this study's persons use (LLM ones trigger a gateway)."""

@@ -439,12 +439,7 @@ class PolarizationStudy(Study):
     def summarize(self, decisions: pd.DataFrame, seed: int) -> pd.DataFrame:
         """Per-condition table: start and end measures, replicate means, published beside.
 
-        Parameters
-        ----------
-        decisions : pandas.DataFrame
-            The decisions table of a run.
-        seed : int
-            Unused (the summary has no randomness).
+        ``seed`` is unused (the summary has no randomness).
 
         Returns
         -------

@@ -11,19 +11,14 @@ columns will do:
 - :func:`choice_share`, the default outcome of one run's decisions;
 - :func:`emergent_effect`, the social outcome minus the isolated outcome per person x
   situation cell, with an interval: what interaction adds to what the person does
-  anyway (Mischel 1968 [1]_; Funder & Ozer 1983 [2]_; Fleeson 2004 [3]_);
+  anyway (Mischel 1968; Funder & Ozer 1983; Fleeson 2004: the person-situation debate,
+  with its references, in :mod:`workbench.design`);
 - :func:`decompose_design`, the person vs situation decomposition of the outcome
   (:func:`~workbench.analysis.decomposition.decompose`).
 
 References
 ----------
-.. [1] Mischel, W. (1968). *Personality and Assessment*. Wiley.
-.. [2] Funder, D. C., & Ozer, D. J. (1983). Behavior as a function of the situation.
-   *Journal of Personality and Social Psychology*, 44(1), 107-112.
-.. [3] Fleeson, W. (2004). Moving personality beyond the person-situation debate: the
-   challenge and the opportunity of within-person variability. *Current Directions in
-   Psychological Science*, 13(2), 83-87.
-.. [4] Welch, B. L. (1947). The generalization of "Student's" problem when several
+.. [1] Welch, B. L. (1947). The generalization of "Student's" problem when several
    different population variances are involved. *Biometrika*, 34(1-2), 28-35.
 """
 
@@ -113,7 +108,7 @@ def emergent_effect(
     level : float
         Coverage of the interval.
     method : {"t", "bootstrap"}
-        ``"t"``: Welch's interval for a difference of two means [4]_ (runs of the social
+        ``"t"``: Welch's interval for a difference of two means [1]_ (runs of the social
         cell vs runs of the person's isolated condition with the same norm and memory);
         ``"bootstrap"``: percentile interval of the difference, resampling the runs of
         each side independently.

@@ -15,6 +15,7 @@ import time
 
 import pandas as pd
 import pytest
+from support.cli import one_line_error
 from support.scripted import always
 
 from workbench import cli
@@ -322,9 +323,7 @@ def test_cli_sweep_prints_runs_stores_them_and_resumes(tmp_path, capsys):
     ],
 )
 def test_cli_sweep_bad_input_is_one_line(tmp_path, capsys, extra, message):
-    assert cli.main(sweep_args(tmp_path, "--no-progress", *extra)) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("workbench: error:") and message in err
+    assert message in one_line_error(capsys, sweep_args(tmp_path, "--no-progress", *extra))
 
 
 def test_a_live_gateway_serves_every_run_in_this_process(tmp_path):

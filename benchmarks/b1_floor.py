@@ -16,7 +16,14 @@ path before the lean provider), ``after`` the workbench's ``workbench_http`` pro
 (one aiohttp POST, still through ``litellm.acompletion``) with litellm's import frozen out
 of the collector (:func:`gc.freeze`), as the gateway now runs.
 
-Run: ``python benchmarks/b1_floor.py [--sizes 100 1000] [--rounds 10] [--bare]``.
+``--workers 1 2`` measures the ``after`` path once per K, side by side: K = 1 makes every
+call in this process, K >= 2 spreads the calls' client work over K gateway worker
+processes (``GatewayConfig.workers``), started and ready before the clock starts (their
+start, mostly importing litellm, is the ``start_s`` column). ``cpu ms/call`` then adds
+the workers' CPU time to this process's (``parent ms/call``); every other row is K = 1.
+
+Run: ``python benchmarks/b1_floor.py [--sizes 100 1000] [--rounds 10] [--workers 1 2]
+[--bare]``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ import contextlib
 import gc
 import math
 import os
+import time
+from pathlib import Path
 
 from _bench import MODEL, Clock, machine, question, table, test_server
 
@@ -34,25 +43,54 @@ LATENCY = 0.1
 CONCURRENCY = 256
 
 
-def society_run(n: int, rounds: int, timeout: float = 60.0, check: bool = True) -> dict:
+def worker_cpu() -> float:
+    """CPU seconds used so far by this process's gateway workers (Linux ``/proc``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"workbench.llm.workers" not in (proc / "cmdline").read_bytes():
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == os.getpid():  # ppid; then utime and stime, in clock ticks
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def society_run(
+    n: int, rounds: int, timeout: float = 60.0, check: bool = True, workers: int = 1
+) -> dict:
     from workbench.llm import Gateway, GatewayConfig
     from workbench.society import LLMPerson, Persona, Round, Situation, Society, Task, Topology
 
     task = Task([Round(question(0), ("A", "B", "C"))], name="b1")
     persons = [LLMPerson(MODEL, Persona(f"p{i}", f"You are participant {i}.")) for i in range(n)]
     situation = Situation(topology=Topology("ring", k=4), schedule="synchronous")
-    config = GatewayConfig(concurrency=CONCURRENCY, timeout=timeout, backoff=0.05, max_retries=8)
+    config = GatewayConfig(
+        concurrency=CONCURRENCY, timeout=timeout, backoff=0.05, max_retries=8, workers=workers
+    )
     with Gateway(config) as gateway:
+        started = time.perf_counter()
+        gateway.start_workers()
+        start_s = time.perf_counter() - started
         society = Society(persons, task, situation, seed=1, gateway=gateway)
+        cpu0 = worker_cpu()
         with Clock() as clock:
             decisions = society.run(rounds)
+        cpu = worker_cpu() - cpu0
         totals = gateway.accounting.totals()
     assert len(decisions) == n * rounds and not decisions.duplicated(["step", "member"]).any()
     if check:
         assert decisions.valid.all()
     last = decisions[decisions.step == rounds]
     return {
-        **row("workbench society", n, rounds, totals["calls"], clock),
+        **row("workbench society", n, rounds, totals["calls"], clock, worker_cpu_s=cpu),
+        "K": workers,
+        "start_s": round(start_s, 2) if workers > 1 else None,
         "retries": totals["retries"],
         "invalid": totals["invalid"],
         "invalid_last_round": int((~last.valid.astype(bool)).sum()),
@@ -94,7 +132,19 @@ def litellm_only(n: int, rounds: int, fast: bool = False) -> dict:
     return row(what, n, rounds, n * rounds, clock)
 
 
-ROW = ("what", "members", "rounds", "calls", "wall_s", "floor_s", "wall/floor", "cpu_ms/call")
+ROW = (
+    "what",
+    "members",
+    "rounds",
+    "calls",
+    "K",
+    "wall_s",
+    "floor_s",
+    "wall/floor",
+    "cpu_ms/call",
+    "parent_ms/call",
+    "start_s",
+)
 
 
 @contextlib.contextmanager
@@ -165,17 +215,21 @@ def bare_client():
         litellm.acompletion = original
 
 
-def row(what: str, n: int, rounds: int, calls: int, clock: Clock) -> dict:
+def row(
+    what: str, n: int, rounds: int, calls: int, clock: Clock, worker_cpu_s: float = 0.0
+) -> dict:
     floor = rounds * math.ceil(n / CONCURRENCY) * LATENCY
     return {
         "what": what,
         "members": n,
         "rounds": rounds,
         "calls": calls,
+        "K": 1,
         "wall_s": round(clock.wall, 2),
         "floor_s": round(floor, 2),
         "wall/floor": round(clock.wall / floor, 2),
-        "cpu_ms/call": round(1000 * clock.cpu / calls, 2),
+        "cpu_ms/call": round(1000 * (clock.cpu + worker_cpu_s) / calls, 2),
+        "parent_ms/call": round(1000 * clock.cpu / calls, 2),
     }
 
 
@@ -186,7 +240,7 @@ def warm() -> None:
     from workbench.llm.types import DecisionRequest
 
     _litellm.get()
-    with Gateway(GatewayConfig()) as gateway:
+    with Gateway(GatewayConfig(workers=1)) as gateway:
         req = DecisionRequest(MODEL, [{"role": "user", "content": question(0)}], ("A", "B", "C"))
         gateway.decide([req], np.random.default_rng(0))
 
@@ -195,6 +249,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="gateway worker processes K of the 'after' rows, one row per K (1: in-process)",
+    )
     parser.add_argument(
         "--bare", action="store_true", help="also the diagnostic rows without litellm"
     )
@@ -211,9 +272,10 @@ def main() -> None:
                 ours["what"] = "before: society, openai/ client"
                 rows.append({k: v for k, v in ours.items() if k in ROW})
                 rows.append(litellm_only(n, args.rounds))
-            ours = society_run(n, args.rounds)
-            ours["what"] = "after: society, workbench_http + gc.freeze"
-            rows.append({k: v for k, v in ours.items() if k in ROW})
+            for workers in args.workers:
+                ours = society_run(n, args.rounds, workers=workers)
+                ours["what"] = "after: society, workbench_http + gc.freeze"
+                rows.append({k: v for k, v in ours.items() if k in ROW})
             rows.append(litellm_only(n, args.rounds, fast=True))
             if args.bare:
                 with bare_client():

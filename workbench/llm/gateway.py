@@ -15,6 +15,11 @@
 
 The gateway runs its own event loop in a background thread, so the blocking methods are
 safe in a Jupyter kernel (whose loop is already running) and from several threads at once.
+
+For large societies the client work of remote calls (building each litellm call, parsing
+its reply: milliseconds of CPU each) is spread over ``K`` worker processes
+(:mod:`workbench.llm.workers`, ``GatewayConfig.workers``); everything else above stays in
+this process, so the same seed gives the same decisions with any ``K``.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from workbench.errors import ConfigError, ModelUnavailableError, RunHalted
+from workbench.errors import ConfigError, ModelUnavailableError, RunHalted, WorkbenchError
 from workbench.llm import _http, _litellm, local
+from workbench.llm import workers as _workers
 from workbench.llm.accounting import Accounting, CallRecord, cost_usd
 from workbench.llm.cassette import MODES, Cassette, redact, request_key, treat_as_secret
 from workbench.llm.types import Decision, DecisionRequest, GenerateRequest
@@ -78,6 +84,21 @@ class GatewayConfig:
         Name of the environment variable holding the key for remote models
         (``--api-key-env``); None: the provider's usual variable (``OPENAI_API_KEY``...).
         The key itself is never stored, recorded or printed.
+    workers : int or None
+        Processes that make the remote calls (K). 1: every call is made in this process,
+        exactly as without workers. K >= 2: K worker processes, each with its own event
+        loop and connection pool, build the litellm calls and parse the replies, started
+        at the first remote call (or by :meth:`Gateway.start_workers`; calls are made
+        here until they are ready); the cassette, deduplication, accounting, the
+        ``concurrency`` bound and the seeded draws stay in this process, so the same seed
+        gives the same decisions with any K. None: ``WORKBENCH_GATEWAY_WORKERS`` if set
+        (a number, or ``auto``), else one per free core (the cores minus the rounded
+        1-minute load average, at least 1), started only once the gateway has made
+        :data:`workbench.llm.workers.AUTO_AFTER` remote calls, as a worker's start
+        (importing litellm) costs about as much CPU as that many calls. Never more than
+        ``concurrency``. Embedded ``local/`` models are always called in this process:
+        K does not apply to them. API keys reach the workers only through the
+        environment they inherit.
     """
 
     concurrency: int = 8
@@ -89,6 +110,7 @@ class GatewayConfig:
     top_logprobs: int = 20
     api_base: str | None = None
     api_key_env: str | None = None
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.concurrency, bool) or not 1 <= self.concurrency <= 1024:
@@ -126,6 +148,10 @@ class GatewayConfig:
                 "--api-key-env takes the name of an environment variable (such as "
                 "MY_API_KEY), not a value; export the key under a name and pass the name"
             )
+        if self.workers is not None:
+            _workers.check_workers(self.workers)
+        else:
+            _workers.from_env()  # a bad WORKBENCH_GATEWAY_WORKERS fails here, in one line
 
 
 @dataclass(frozen=True)
@@ -217,7 +243,15 @@ class Gateway:
         # that send its calls through the lean ``workbench_http`` provider (None: litellm's
         # own client for the provider). See workbench.llm._http.
         self._routes: dict[str, dict[str, str] | None] = {}
+        # ... and the same arguments for a worker process, the key replaced by the name of
+        # its environment variable (None: the model's calls stay in this process).
+        self._portable: dict[str, dict[str, Any] | None] = {}
         self._check_lock = threading.Lock()
+        # Worker processes for remote calls (see GatewayConfig.workers); K = 1: none.
+        k, self._workers_derived = _workers.resolve(self.config.workers)
+        self._k = min(k, self.config.concurrency)
+        self._pool: _workers.Pool | None = None
+        self._remote_calls = 0
         # Every distinct call of the current run (since reset()) and its reply: a call
         # asked again in the run gets the same reply, so the run is a function of its
         # calls, and run_calls() is exactly the cassette that replays it.
@@ -266,7 +300,43 @@ class Gateway:
                 continue
             with self._check_lock:
                 if model not in self._remote:
-                    self._remote[model], self._routes[model] = _check_remote(model, self.config)
+                    extra, route, key_env = _check_remote(model, self.config)
+                    try:
+                        portable = _workers.portable({**extra, **(route or {})}, key_env)
+                    except ValueError:
+                        portable = None
+                    self._remote[model], self._routes[model] = extra, route
+                    self._portable[model] = portable
+
+    @property
+    def workers(self) -> int:
+        """K: the processes that make this gateway's remote calls (1: this one only)."""
+        return self._k
+
+    def start_workers(self, timeout: float = 120.0) -> int:
+        """Start the worker processes now and wait until they take calls.
+
+        Until then remote calls are made in this process; call this before a timed or
+        large run to have every worker in use from its first call.
+
+        Parameters
+        ----------
+        timeout : float
+            Seconds to wait for the workers to be ready (each imports litellm).
+
+        Returns
+        -------
+        int
+            Workers ready; 0 when :attr:`workers` is 1 (no worker processes).
+
+        Raises
+        ------
+        WorkbenchError
+            No worker became ready within ``timeout``.
+        """
+        if self._k == 1:
+            return 0
+        return self._run(self._start_workers(timeout))
 
     def halt(self, reason: str = "the run was stopped") -> None:
         """Cancel every call in flight and refuse new ones until :meth:`resume`.
@@ -303,6 +373,9 @@ class Gateway:
         with self._batches_lock:
             self._halted = None
             self._fatal = None
+            loop, pool = self._loop, self._pool
+        if pool is not None and loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(pool.resume)  # before any later batch's calls
 
     @property
     def failure(self) -> str | None:
@@ -315,9 +388,12 @@ class Gateway:
             self.cassette.save()
         with self._start_lock:
             loop, self._loop = self._loop, None
+            pool, self._pool = self._pool, None
             self._semaphore = None  # bound to the old loop
             self._inflight = {}
         if loop is not None and loop.is_running():
+            if pool is not None:
+                asyncio.run_coroutine_threadsafe(pool.aclose(), loop).result(timeout=15)
             # Close the lean provider's connections, and cancel what litellm left running
             # on our loop (its logging worker), so the interpreter does not warn about
             # destroyed pending tasks or unclosed sessions at exit.
@@ -376,6 +452,42 @@ class Gateway:
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0] from None
         return [t.result() for t in tasks]
+
+    # -- worker processes -------------------------------------------------------------
+
+    def _start_pool(self) -> _workers.Pool | None:
+        """Start the worker processes (on the loop's thread, which outlives them)."""
+        pool = _workers.Pool(self._k, self.config)
+        try:
+            pool.start()
+        except OSError as exc:
+            log.warning("gateway workers could not start (%s); calls stay in-process", exc)
+            self._k = 1
+            return None
+        self._pool = pool
+        return pool
+
+    async def _start_workers(self, timeout: float) -> int:
+        pool = self._pool or self._start_pool()
+        ready = await pool.wait_ready(timeout) if pool is not None else 0
+        if ready == 0:
+            raise WorkbenchError(
+                f"no gateway worker process started within {timeout:g} s; set "
+                f"{_workers.WORKERS_ENV}=1 to make every call in this process"
+            )
+        return ready
+
+    def _ready_pool(self) -> _workers.Pool | None:
+        """The workers for the next remote call, or None to make it in this process."""
+        if self._k == 1:
+            return None
+        if self._pool is None:
+            self._remote_calls += 1
+            if self._workers_derived and self._remote_calls <= _workers.AUTO_AFTER:
+                return None
+            if self._start_pool() is None:
+                return None
+        return self._pool if self._pool.ready else None
 
     # -- one request ------------------------------------------------------------------
 
@@ -535,6 +647,17 @@ class Gateway:
                     self._fatal = str(exc)
                     raise
             extra = {**self._remote[model], **(self._routes.get(model) or {})}
+            pool = self._ready_pool() if self._portable.get(model) is not None else None
+            if pool is not None:
+                if self._fatal is not None:
+                    raise ModelUnavailableError(self._fatal)
+                try:
+                    return await pool.call(call, self._portable[model])
+                except ModelUnavailableError as exc:
+                    self._fatal = str(exc)
+                    raise
+                except _workers.WorkerLost:
+                    pass  # the worker ended: the call is made here instead
         litellm = await loop.run_in_executor(None, _litellm.get)
         retries = 0
         while True:
@@ -693,11 +816,12 @@ def _known_base(provider: str, litellm_base: str | None) -> str | None:
 
 def _check_remote(
     model: str, config: GatewayConfig
-) -> tuple[dict[str, str], dict[str, str] | None]:
+) -> tuple[dict[str, str], dict[str, str] | None, str | None]:
     """Check one remote model (see :meth:`Gateway.check`).
 
-    Returns its litellm call arguments, and the arguments that route its calls through
-    the lean OpenAI-compatible provider (:func:`workbench.llm._http.route`), or None.
+    Returns its litellm call arguments, the arguments that route its calls through the
+    lean OpenAI-compatible provider (:func:`workbench.llm._http.route`) or None, and the
+    name of the environment variable the key in those arguments comes from (or None).
     """
     litellm = _litellm.get()
     try:
@@ -737,7 +861,11 @@ def _check_remote(
     base = config.api_base or _known_base(provider, litellm_base)
     if base:
         _probe(model, base)
-    return extra, _http.route(model, provider, base, extra)
+    route = _http.route(model, provider, base, extra)
+    key_env = config.api_key_env
+    if key_env is None and route is not None and "api_key" not in extra:
+        key_env = _http._KEY_ENV.get(provider)  # where the lean provider took the key
+    return extra, route, key_env
 
 
 def _probe(model: str, base: str) -> None:

@@ -175,7 +175,8 @@ def test_asch_wordings_differ_and_wording_zero_is_the_original():
 def test_plan_counts_model_decisions_and_estimates_time():
     plan = Battery(["local/smollm2-135m"], "small", modules=CONFORMITY).plan()
     row = plan.iloc[0]
-    assert row.decisions == 3 * 2 * 6 * 18  # wordings x subjects x conditions x trials
+    subjects = BUDGETS["small"].subjects
+    assert row.decisions == 3 * subjects * 6 * 18  # wordings x subjects x conditions x trials
     assert row.prompt_tokens > row.decisions * 20
     assert row.unit == "s" and row.estimate > 0
     rules = Battery(["rule:truthful"], "small", modules=CONFORMITY).plan()
@@ -363,6 +364,28 @@ def test_person_shares_are_the_anova_omega_squared():
         ("interaction_share", "person x situation"),
     ]:
         assert float(measures[name].formula(sums)) == pytest.approx(omega[component])
+
+
+def test_a_share_below_noise_is_zero_and_every_interval_is_ordered():
+    # omega squared is negative when an effect is smaller than noise gives; the share
+    # reports 0 (the recorded SmolLM2 card once showed -0.05 with an interval 0 to -0.01)
+    from workbench.battery.person import CELLS, PersonSituation
+    from workbench.battery.protocol import _interval
+
+    rng = np.random.default_rng(0)
+    row = {f"{k}{i}{j}": 0.0 for k in "SQNAM" for i, j in CELLS}
+    for _ in range(6):
+        for i, j in CELLS:
+            y = 0.3 + rng.normal(0, 0.1)  # neither persona nor norm does anything
+            row[f"S{i}{j}"] += y
+            row[f"Q{i}{j}"] += y * y
+            row[f"N{i}{j}"] += 1
+    sums = pd.Series(row)
+    shares = [float(m.formula(sums)) for m in PersonSituation.measures if "share" in m.name]
+    assert len(shares) == 3 and min(shares) == 0.0 and max(shares) < 0.5
+    for value in (-0.05, 0.0, 0.5, 1.0, 1.2):
+        low, high = _interval(value, rng.normal(value, 0.02, 200), 3, (0.0, 1.0))
+        assert 0.0 <= low <= high <= 1.0
 
 
 def _line_model(request):

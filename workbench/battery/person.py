@@ -206,7 +206,9 @@ def _omega(effect: str):
     A balanced two-way ANOVA from the cells' sums ``S``, sums of squares ``Q`` and counts
     ``N``: the sums of squares of person, situation, cells and residual, then
     ``(SS_k - df_k MS_res) / (SS_total + MS_res)`` with ``df_k = 1`` in a 2 x 2 design
-    (Olejnik & Algina 2003). NaN where the outcome does not vary.
+    (Olejnik & Algina 2003), reported as 0 where the estimate is negative (an effect
+    smaller than noise alone gives; the usual convention for a share). NaN where the
+    outcome does not vary.
     """
 
     def formula(s: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -226,7 +228,7 @@ def _omega(effect: str):
             ss = {"person": person - mean_term, "situation": norm - mean_term}
             ss["interaction"] = ss_cells - ss["person"] - ss["situation"]
             ms_res = (ss_total - ss_cells) / (count - len(CELLS))
-            value = (ss[effect] - ms_res) / (ss_total + ms_res)
+            value = np.maximum((ss[effect] - ms_res) / (ss_total + ms_res), 0.0)
             return np.where(ss_total > 1e-12, value, np.nan)
 
     return formula

@@ -101,7 +101,7 @@ class Budget:
 #: Each field's size in the two budgets, (small, standard); a row per field reads like
 #: the table in docs/battery.md.
 _SIZES: Mapping[str, tuple[int, int]] = {
-    "subjects": (2, 8),
+    "subjects": (1, 8),
     "pairs": (2, 6),
     "populations": (1, 2),
     "population": (4, 12),
@@ -223,7 +223,8 @@ def _interval(value: float, boot: np.ndarray, clusters: int, bounds: tuple) -> t
     clusters a small budget has (about 0.88-0.93 at 6 clusters, measured on
     ``rule:conformist``); the t quantile with n - 1 degrees of freedom and the bootstrap
     variance widened by n / (n - 1) (its known downward bias) correct for that. The
-    interval is clipped to the score's possible range ``bounds``.
+    interval is clipped to the score's possible range ``bounds`` (both ends, so a value
+    on the edge of its range keeps a low end at or below its high end).
     """
     from scipy import stats
 
@@ -232,7 +233,8 @@ def _interval(value: float, boot: np.ndarray, clusters: int, bounds: tuple) -> t
         return np.nan, np.nan
     se = float(np.std(boot, ddof=1)) * np.sqrt(clusters / (clusters - 1))
     half = float(stats.t.ppf(0.975, clusters - 1)) * se
-    return max(bounds[0], value - half), min(bounds[1], value + half)
+    low, high = np.clip([value - half, value + half], *bounds)
+    return float(low), float(high)
 
 
 def score_table(

@@ -6,15 +6,15 @@ interaction on a complete graph, a brand-new word per invention), through the fa
 interactions per size (``--interactions``, not to convergence), O(1) per decision. For
 comparison, the same interaction order in a :class:`~workbench.society.Society`
 (``random_pair`` schedule, ``rule:naming_game`` members over 64 names, every decision
-row collected): member by member at the smallest size (with ``--before-tree DIR`` also
-from the source of an earlier commit, in a subprocess of the same run), and with
+row collected): member by member at the smallest size (with ``--before-tree DIR ...`` also
+from the source of earlier commits, each in a subprocess of the same run), and with
 ``arrays=True`` (:mod:`workbench.society.engine`) at every size.
 ``--check`` also runs the scaling check: mean
 t_conv and N_w^max of the project's game and of the independent simulation of
 ``tests/test_naming_game.py`` at N = 24, 100, 316, 1000.
 
 Run: ``python benchmarks/b5_naming_game.py [--sizes 1000 10000 100000]
-[--interactions 1000000] [--before-tree DIR] [--check]``.
+[--interactions 1000000] [--before-tree DIR ...] [--check]``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def society(n: int, interactions: int, arrays: bool = False) -> dict:
         table = s.decisions
     assert len(table) == 2 * interactions
     return {
-        "what": "Society, arrays=True (after)" if arrays else "Society, per member",
+        "what": "Society, arrays=True (after)" if arrays else "Society, per member (after)",
         "members": n,
         "interactions": interactions,
         "wall_s": round(clock.wall, 2),
@@ -86,7 +86,8 @@ def society(n: int, interactions: int, arrays: bool = False) -> dict:
 
 def before(tree: str, n: int, interactions: int) -> dict:
     """:func:`society` member by member with the package imported from ``tree`` (the
-    source of the commit before the array forms), in a subprocess of this run."""
+    source of an earlier commit, e.g. a ``git worktree``), in a subprocess of this run;
+    the row is labelled with the tree's commit."""
     import json
     import os
     import subprocess
@@ -96,7 +97,10 @@ def before(tree: str, n: int, interactions: int) -> dict:
     command = [sys.executable, __file__, "--per-member-json", str(n), str(interactions)]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
     row = json.loads(out.stdout.strip().splitlines()[-1])
-    row["what"] = "Society, per member, previous tree (before)"
+    commit = subprocess.run(
+        ["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    row["what"] = f"Society, per member, tree {commit or tree} (before)"
     return row
 
 
@@ -138,7 +142,10 @@ def main() -> None:
     parser.add_argument("--society-interactions", type=int, default=20_000)
     parser.add_argument("--array-interactions", type=int, default=1_000_000)
     parser.add_argument(
-        "--before-tree", help="also run the per-member Society from this source tree"
+        "--before-tree",
+        nargs="+",
+        default=[],
+        help="also run the per-member Society from these source trees (e.g. git worktrees)",
     )
     parser.add_argument("--per-member-json", type=int, nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--check", action="store_true")
@@ -152,8 +159,8 @@ def main() -> None:
     rows = [fast(n, args.interactions) for n in args.sizes]
     # the per-member Society lists a complete graph's edges, so it runs at the smallest
     # size only (10^5 members would need 5 x 10^9 edges); arrays=True at every size
-    if args.before_tree:
-        rows.append(before(args.before_tree, args.sizes[0], args.society_interactions))
+    for tree in args.before_tree:
+        rows.append(before(tree, args.sizes[0], args.society_interactions))
     rows.append(society(args.sizes[0], args.society_interactions))
     rows += [society(n, args.array_interactions, arrays=True) for n in args.sizes]
     print(table(rows))

@@ -254,3 +254,79 @@ def test_a_view_of_one_observation_reads_what_the_member_saw():
     assert view.seen.tolist() == [[0, -1]] and view.answer.tolist() == [1]
     assert view.correct == 1 and view.planted == -1 and view.value.tolist() == [0.25]
     assert view.counts().tolist() == [[1, 0]]
+
+
+def test_a_one_row_view_gives_the_arrays_and_reads_of_a_built_view():
+    # the lazy view of RuleView.of against a view built from the same arrays: the same
+    # heard() and counts() (which the lazy view reads from the observation directly)
+    from workbench.society.checks import observations
+    from workbench.society.task import Observation
+
+    cases = [*observations(), Observation(TASK.rounds[0], (("P1", "Z"), ("P2", "C")))]
+    for observation in cases:
+        lazy = RuleView.of(observation)
+        built = RuleView(
+            lazy.options,
+            lazy.seen,
+            lazy.present,
+            lazy.seen_value,
+            lazy.answer,
+            lazy.value,
+            correct=lazy.correct,
+            planted=lazy.planted,
+            seen_who=lazy.seen_who,
+        )
+        assert lazy.m == built.m == 1
+        assert lazy.seen.shape == (1, len(observation.seen))
+        assert lazy.seen_who.tolist() == [[who for who, _ in observation.seen]]
+        for got, expected in zip(lazy.heard(), built.heard(), strict=True):
+            assert got.tolist() == expected.tolist() and got.dtype == expected.dtype
+        assert lazy.counts().tolist() == built.counts().tolist()
+        assert lazy.counts().tolist() == [list(observation.counts().values())]
+
+
+@pytest.mark.parametrize("memory", [1, 3, 1000])
+def test_a_naming_game_member_learns_one_record_as_its_whole_memory_says(memory, monkeypatch):
+    # the per-member path keeps each member's last inventory and learns only the new
+    # record: it must equal the inventory rebuilt from the whole memory, including when
+    # the window forgets records since the last success
+    from workbench.society import games
+
+    learned, one_each = [], []
+    real = games.learn
+
+    def counted(inventory, member, *rest):
+        learned.append(len(member))
+        real(inventory, member, *rest)
+
+    monkeypatch.setattr(games, "learn", counted)
+
+    class Checked(NamingGame):
+        def state(self, observation):
+            return self.states([observation])
+
+        def states(self, observations):
+            learned.clear()
+            kept = super().states(observations)
+            remembering = sum(len(o.memory) > 0 for o in observations)
+            one_each.append(learned == ([remembering] if remembering else []))
+            saved = dict(games._REBUILT)
+            for i, observation in enumerate(observations):
+                games._REBUILT.clear()
+                rebuilt = super().states([observation])
+                assert kept[i].tolist() == rebuilt[0].tolist(), observation.memory
+            games._REBUILT.clear()
+            games._REBUILT.update(saved)  # the next decisions learn from ``kept``
+            return kept
+
+    for schedule in ("speaker_hearer", "random_pair"):
+        society = Society(
+            [Checked()] * 8,
+            coordination_game(name_pool(5)),
+            Situation(schedule=schedule, memory=memory),
+            seed=2,
+        )
+        society.run(60)
+    assert len(one_each) > 100
+    if memory > 1:  # nothing forgotten: every decision learned its one new record
+        assert all(one_each) == (memory == 1000) and any(one_each)

@@ -6,7 +6,10 @@ Every rule policy decides through ONE array implementation, its
 (the option each picks, and on demand each row's probabilities and new continuous state).
 A member deciding alone (:meth:`RulePerson.decide <workbench.society.persons.RulePerson.
 decide>`) builds a one-row view of its :class:`~workbench.society.task.Observation`
-(:meth:`RuleView.of`) and calls the same ``choose``; a society stepping in array form
+(:meth:`RuleView.of`, whose arrays are built when the rule first reads them) and calls the
+same ``choose``; members of one rule asked together in the per-member path are one call
+on their stacked views (:meth:`RuleView.stack`,
+:func:`~workbench.society.persons.decide_rules`); a society stepping in array form
 (:mod:`workbench.society.engine`) builds views of whole groups of members. So no rule's
 logic is written twice, and a one-row call gives exactly the draw the member made before
 array forms existed (the same floating-point operations in the same order).
@@ -29,13 +32,16 @@ none, -2 when it names something that is not an option.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from workbench.llm.types import Decision
+
 if TYPE_CHECKING:
-    from workbench.llm.types import Decision
     from workbench.society.task import Observation, Round
 
 __all__ = [
@@ -104,27 +110,43 @@ class RuleView:
 
     @classmethod
     def of(cls, observation: Observation, state: np.ndarray | None = None) -> RuleView:
-        """The one-row view of a single member's ``observation``."""
-        options = observation.options
+        """The one-row view of a single member's ``observation`` (its arrays are built when
+        a rule first reads them, so a lone decision pays only for what its rule reads)."""
+        return _Observed(observation, state)
+
+    @classmethod
+    def stack(
+        cls, observations: Sequence[Observation], state: np.ndarray | None = None
+    ) -> RuleView:
+        """The view of ``m`` members' ``observations`` of one round, one row each, padded
+        to the most answers seen (each row holds what :meth:`of` gives its observation)."""
+        first = observations[0]
+        options = first.options
         index = option_index(options)
-        seen = observation.seen
-        d = len(seen)
-        values = observation.values or (None,) * d
-        round_ = observation.round
+        m = len(observations)
+        d = max(len(o.seen) for o in observations)
+        seen, values, who, answer, value = [], [], [], [], []
+        for o in observations:
+            pad = d - len(o.seen)
+            seen.append([index.get(a, NONE) for _, a in o.seen] + [NONE] * pad)
+            given = o.values or (None,) * len(o.seen)
+            values.append([np.nan if v is None else float(v) for v in given] + [np.nan] * pad)
+            who.append([w for w, _ in o.seen] + [None] * pad)
+            answer.append(index.get(o.answer, NONE))
+            value.append(np.nan if o.value is None else float(o.value))
+        count = np.array([len(o.seen) for o in observations])
+        round_ = first.round
         return cls(
             options,
-            np.array([[index.get(a, NONE) for _, a in seen]], dtype=np.int64).reshape(1, d),
-            np.ones((1, d), dtype=bool),
-            np.array([[np.nan if v is None else float(v) for v in values]], dtype=float).reshape(
-                1, d
-            ),
-            np.array([index.get(observation.answer, NONE)], dtype=np.int64),
-            np.array([np.nan if observation.value is None else float(observation.value)]),
+            np.array(seen, dtype=np.int64).reshape(m, d),
+            np.arange(d) < count[:, None],
+            np.array(values, dtype=float).reshape(m, d),
+            np.array(answer, dtype=np.int64),
+            np.array(value, dtype=float),
             correct=_round_index(round_.correct, index, falsy_is_none=True),
             planted=_round_index(round_.planted, index, falsy_is_none=False),
-            seen_who=np.array([[who for who, _ in seen]], dtype=object).reshape(1, d),
+            seen_who=np.array(who, dtype=object).reshape(m, d),
             state=state,
-            observation=observation,
         )
 
     @classmethod
@@ -171,6 +193,99 @@ class RuleView:
         return n > 0, np.where(n > 0, word, NONE)
 
 
+def _fixed(array: np.ndarray) -> np.ndarray:
+    """``array`` made read-only (a constant shared by many views)."""
+    array.flags.writeable = False
+    return array
+
+
+_SEEN_NONE = _fixed(np.zeros((1, 0), dtype=np.int64))
+_PRESENT_NONE = _fixed(np.zeros((1, 0), dtype=bool))
+_VALUE_NONE = _fixed(np.zeros((1, 0)))
+_WHO_NONE = _fixed(np.zeros((1, 0), dtype=object))
+_HEARD_NOTHING = (_fixed(np.zeros(1, dtype=bool)), _fixed(np.full(1, NONE, dtype=np.int64)))
+_HEARD_SOMETHING = _fixed(np.ones(1, dtype=bool))
+
+
+class _Observed(RuleView):
+    """The one-row :class:`RuleView` of one observation (:meth:`RuleView.of`).
+
+    Its arrays are the ones a view of ``m`` members holds, built from the observation
+    when first read (a speaker's naming-game decision reads none of the seen arrays);
+    :meth:`heard` and :meth:`counts` read the observation directly, giving the arrays
+    the generic methods compute from the view's arrays.
+    """
+
+    def __init__(self, observation: Observation, state: np.ndarray | None) -> None:
+        options = observation.options
+        index = option_index(options)
+        round_ = observation.round
+        self.options = options
+        self.correct = _round_index(round_.correct, index, falsy_is_none=True)
+        self.planted = _round_index(round_.planted, index, falsy_is_none=False)
+        self.state = state
+        self.observation = observation
+        self._index = index
+
+    @property
+    def m(self) -> int:
+        return 1
+
+    @cached_property
+    def seen(self) -> np.ndarray:
+        seen = self.observation.seen
+        if not seen:
+            return _SEEN_NONE
+        index = self._index
+        return np.array([[index.get(a, NONE) for _, a in seen]], dtype=np.int64)
+
+    @cached_property
+    def present(self) -> np.ndarray:
+        d = len(self.observation.seen)
+        return np.ones((1, d), dtype=bool) if d else _PRESENT_NONE
+
+    @cached_property
+    def seen_value(self) -> np.ndarray:
+        d = len(self.observation.seen)
+        if not d and not self.observation.values:
+            return _VALUE_NONE
+        values = self.observation.values or (None,) * d
+        row = [np.nan if v is None else float(v) for v in values]
+        return np.array([row], dtype=float).reshape(1, d)
+
+    @cached_property
+    def seen_who(self) -> np.ndarray:
+        seen = self.observation.seen
+        if not seen:
+            return _WHO_NONE
+        return np.array([[who for who, _ in seen]], dtype=object).reshape(1, len(seen))
+
+    @cached_property
+    def answer(self) -> np.ndarray:
+        return np.array([self._index.get(self.observation.answer, NONE)], dtype=np.int64)
+
+    @cached_property
+    def value(self) -> np.ndarray:
+        value = self.observation.value
+        return np.array([np.nan if value is None else float(value)])
+
+    def heard(self) -> tuple[np.ndarray, np.ndarray]:
+        seen = self.observation.seen
+        if not seen:
+            return _HEARD_NOTHING
+        word = np.array([self._index.get(seen[-1][1], NONE)], dtype=np.int64)
+        return _HEARD_SOMETHING, word
+
+    def counts(self) -> np.ndarray:
+        index = self._index
+        row = [0] * len(index)
+        for _, answer in self.observation.seen:
+            i = index.get(answer)
+            if i is not None:
+                row[i] += 1
+        return np.array([row], dtype=np.int64)
+
+
 @dataclass
 class Chosen:
     """What ``m`` members chose: the option ``index`` of each, its ``probabilities`` (m x K,
@@ -183,8 +298,6 @@ class Chosen:
 
     def decision(self, row: int, options: tuple[str, ...]) -> Decision:
         """Row ``row`` as a rule :class:`~workbench.llm.types.Decision`."""
-        from workbench.llm.types import Decision
-
         choice = options[int(self.index[row])]
         p = tuple(self.probabilities[row].tolist())
         if self.value is None:
@@ -210,20 +323,24 @@ def draw_rows(probabilities: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(index, probabilities.shape[1] - 1)
 
 
-def pick_uniform(support: np.ndarray, u: np.ndarray) -> np.ndarray:
+def pick_uniform(
+    support: np.ndarray, u: np.ndarray, *, probabilities: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Each row's pick, uniform over its ``support`` (m x K bool, non-empty rows): the
-    ``min(int(u n), n - 1)``-th supported option in option order, ``n`` its size."""
+    ``min(int(u n), n - 1)``-th supported option in option order, ``n`` its size; and,
+    with ``probabilities``, each row's probabilities (:func:`uniform_rows`)."""
     small = np.int16 if support.shape[1] < 32_000 else np.int64
-    n = support.sum(axis=1, dtype=small)
+    cumulated = support.cumsum(axis=1, dtype=small)
+    n = cumulated[:, -1]
     k = np.minimum((u * n).astype(small), n - 1)
-    return np.argmax(np.cumsum(support, axis=1, dtype=small) > k[:, None], axis=1)
+    index = (cumulated > k[:, None]).argmax(axis=1)
+    return index, support / n[:, None] if probabilities else None  # 1 / n on the support
 
 
 def uniform_rows(support: np.ndarray) -> np.ndarray:
     """Probabilities uniform over each row's ``support`` (``1 / n`` on it, 0 elsewhere)."""
     n = support.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore"):
-        return np.where(support, 1.0 / n, 0.0)
+    return np.where(support, 1.0 / np.maximum(n, 1), 0.0)
 
 
 def row_sum(values: np.ndarray, mask: np.ndarray) -> np.ndarray:

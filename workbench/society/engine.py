@@ -109,6 +109,7 @@ class ArrayEngine:
         self.personas = _objects([m.person.persona.name for m in members])
         self.labels = [m.label for m in members]
         self.label_array = np.array(self.labels, dtype=object)
+        self.said_by = [f"{label}: " for label in self.labels]  # a hearer's saw, less the word
         groups: dict[RulePerson, list[int]] = {}
         for i, m in enumerate(members):
             groups.setdefault(m.person, []).append(i)
@@ -468,9 +469,9 @@ class ArrayEngine:
         partners = np.empty(2 * c, dtype=np.int64)
         partners[0::2], partners[1::2] = h, s
         names = self.names[chosen].tolist()
-        labels = self.labels
+        said_by = self.said_by
         saw = [""] * (2 * c)
-        saw[1::2] = [f"{labels[i]}: {w}" for i, w in zip(s.tolist(), names[0::2], strict=True)]
+        saw[1::2] = [said_by[i] + w for i, w in zip(s.tolist(), names[0::2], strict=True)]
         probabilities: list[Any] = [None] * (2 * c)
         if p_words is not None:
             rows = np.empty((2 * c, len(self.options)))
@@ -523,7 +524,7 @@ def _levels(s: np.ndarray, h: np.ndarray) -> np.ndarray:
     size = len(s)
     who = np.concatenate([s, h])
     at = np.concatenate([np.arange(size), np.arange(size)])
-    order = np.lexsort((at, who))
+    order = np.argsort(who * size + at)  # by member, then by interaction (keys unique)
     w, t = who[order], at[order]
     prev = np.full(2 * size, -1, dtype=np.int64)
     same = w[1:] == w[:-1]

@@ -32,6 +32,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -43,10 +44,9 @@ from workbench.society.arrays import (
     RuleView,
     option_index,
     pick_uniform,
-    uniform_rows,
 )
 from workbench.society.persons import RulePerson, register_rule
-from workbench.society.task import Observation
+from workbench.society.task import Observation, Recollection
 
 __all__ = ["MemoryMajority", "NamingGame", "inventory", "learn"]
 
@@ -70,8 +70,7 @@ class _UniformChoice(RulePerson):
         raise NotImplementedError
 
     def choose(self, view: RuleView, u: np.ndarray, *, probabilities: bool = True) -> Chosen:
-        support = self.support(view)
-        return Chosen(pick_uniform(support, u), uniform_rows(support) if probabilities else None)
+        return Chosen(*pick_uniform(self.support(view), u, probabilities=probabilities))
 
 
 def _indices(names: list[str | None], index: dict[str, int]) -> np.ndarray:
@@ -105,40 +104,94 @@ def learn(
         Per record: bool, the member was the hearer.
     """
     success = (said >= 0) & (said == other)
-    last = np.full(inventory.shape[0], -1, dtype=np.int64)
-    position = np.arange(len(member))
-    np.maximum.at(last, member[success], position[success])
-    reset = np.flatnonzero(last >= 0)
-    if reset.size:
-        inventory[reset] = False
-        inventory[reset, said[last[reset]]] = True
-    after = ~success & (position > last[member])
-    add = np.where(hearer, other, said)
-    keep = after & (add >= 0)
-    inventory[member[keep], add[keep]] = True
+    word = np.where(hearer, other, said)  # what the record adds (a success's word is both)
+    keep = word >= 0
+    if success.any():  # from each member's last success on
+        last = np.full(inventory.shape[0], -1, dtype=np.int64)
+        position = np.arange(len(member))
+        np.maximum.at(last, member[success], position[success])
+        inventory[member[success]] = False
+        keep &= position >= last[member]
+    inventory[member[keep], word[keep]] = True
 
 
-def _inventory_row(observation: Observation) -> np.ndarray:
-    """One member's inventory (1 x K bool), rebuilt from its memory by :func:`learn` from its
-    latest success on (the earlier records no longer matter)."""
-    memory = observation.memory
-    start = 0
-    for i in range(len(memory) - 1, -1, -1):
-        r = memory[i]
-        if r.choice is not None and r.choice == r.other:
-            start = i
-            break
-    records = memory[start:]
-    index = option_index(observation.options)
-    row = np.zeros((1, len(observation.options)), dtype=bool)
+#: Per member, the inventory rebuilt at its latest decision, under the id of the latest
+#: record it was rebuilt from: ``(options, records, row)``, ``records`` being the memory
+#: from the last success on (all of it when none), so the next decision learns one record.
+_REBUILT: dict[int, tuple[tuple[str, ...], tuple[Recollection, ...], np.ndarray]] = {}
+_MAX_REBUILT = 1 << 16
+
+
+def _inventories(observations: Sequence[Observation]) -> np.ndarray:
+    """The members' inventories (m x K bool, read-only), rebuilt from their memories by
+    one :func:`learn` call, each from its latest success on (the earlier records no longer
+    matter).
+
+    The inventory a member had at its previous decision is kept (:data:`_REBUILT`): when
+    its memory is that one's records plus one, only the new record is learned.
+    """
+    options = observations[0].options
+    index = option_index(options)
+    empty = _empty_row(len(options))
+    rows, member, records, kept = [], [], [], []
+    for i, observation in enumerate(observations):
+        memory = observation.memory
+        if not memory:
+            rows.append(empty)
+            kept.append(None)
+            continue
+        last = memory[-1]
+        restart = last.choice is not None and last.choice == last.other
+        previous = _REBUILT.pop(id(memory[-2]), None) if len(memory) > 1 else None
+        n = len(previous[1]) if previous is not None else 0
+        if (
+            previous is not None
+            and not restart
+            and previous[0] == options
+            and len(memory) > n
+            and memory[-1 - n : -1] == previous[1]
+        ):
+            rows.append(previous[2])
+            new: Sequence[Recollection] = (last,)
+            kept.append((*previous[1], last))
+        else:
+            start = 0
+            for j in range(len(memory) - 1, -1, -1):
+                r = memory[j]
+                if r.choice is not None and r.choice == r.other:
+                    start = j
+                    break
+            rows.append(empty)
+            new = memory[start:]
+            kept.append(new)
+        member += [i] * len(new)
+        records += new
+    inventory = np.concatenate(rows)
     if records:
         learn(
-            row,
-            np.zeros(len(records), dtype=np.int64),
+            inventory,
+            np.array(member, dtype=np.int64),
             _indices([r.choice for r in records], index),
             _indices([r.other for r in records], index),
             np.array([r.role == "hearer" for r in records], dtype=bool),
         )
+    inventory.flags.writeable = False
+    if len(_REBUILT) + len(observations) > _MAX_REBUILT:
+        _REBUILT.clear()
+    for i, (observation, remembered) in enumerate(zip(observations, kept, strict=True)):
+        if remembered is not None:
+            _REBUILT[id(observation.memory[-1])] = (options, remembered, inventory[i : i + 1])
+    return inventory
+
+
+_EMPTY_ROWS: dict[int, np.ndarray] = {}
+
+
+def _empty_row(k: int) -> np.ndarray:
+    row = _EMPTY_ROWS.get(k)
+    if row is None:
+        row = _EMPTY_ROWS[k] = np.zeros((1, k), dtype=bool)
+        row.flags.writeable = False
     return row
 
 
@@ -150,7 +203,7 @@ def inventory(observation: Observation) -> tuple[str, ...]:
     a failed speaker keeps the word it said (an invented word enters that way). A
     recollection without a role counts as the member having said its answer.
     """
-    row = _inventory_row(observation)[0]
+    row = _inventories([observation])[0]
     return tuple(observation.options[i] for i in np.flatnonzero(row))
 
 
@@ -171,22 +224,23 @@ class NamingGame(_UniformChoice):
 
     def state(self, observation: Observation) -> np.ndarray:
         """The member's inventory (1 x K bool), rebuilt from memory (:func:`inventory`)."""
-        return _inventory_row(observation)
+        return _inventories([observation])
+
+    def states(self, observations: Sequence[Observation]) -> np.ndarray:
+        """The members' inventories (m x K bool), rebuilt from memory in one call."""
+        return _inventories(observations)
 
     def support(self, view: RuleView) -> np.ndarray:
         """Speakers: the inventory, or every name when it is empty; hearers: the heard word
         when they know it, else their inventory, else every name but the heard one."""
         words = view.state
-        has = words.any(axis=1)
+        has = words.any(axis=1)[:, None]
         hearer, heard = view.heard()
-        rows = np.arange(view.m)
-        knows = hearer & (heard >= 0) & words[rows, np.maximum(heard, 0)]
-        support = np.where(has[:, None], words, True)
-        empty_hearer = hearer & ~has & (heard >= 0)
-        support[empty_hearer, heard[empty_hearer]] = False
-        support[knows] = False
-        support[knows, heard[knows]] = True
-        return support
+        if not hearer.any():  # speakers only
+            return np.where(has, words, True)
+        said = heard[:, None] == np.arange(view.k)  # the heard word (none: no column)
+        knows = (words & said).any(axis=1)[:, None]
+        return np.where(knows, said, np.where(has, words, ~said))
 
 
 @register_rule

@@ -24,6 +24,7 @@ References
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -41,7 +42,7 @@ from workbench.society.arrays import (
     uniform_rows,
 )
 from workbench.society.personas import NO_PERSONA, Persona, resolve_persona
-from workbench.society.task import Observation, Task
+from workbench.society.task import Observation, Round, Task
 
 __all__ = [
     "RULES",
@@ -54,6 +55,7 @@ __all__ = [
     "RulePerson",
     "Truthful",
     "check_model",
+    "decide_rules",
     "is_rule",
     "make_person",
     "register_rule",
@@ -112,7 +114,8 @@ class RulePerson:
     Subclasses are frozen dataclasses. A policy written for arrays implements
     :meth:`choose` (what ``m`` members choose from a :class:`~workbench.society.arrays.
     RuleView`); :meth:`decide` and :meth:`probabilities` then call it with a one-row view,
-    so a member deciding alone and a society stepping in array form
+    members asked together call it once on their stacked views (:func:`decide_rules`), so
+    a member deciding alone and a society stepping in array form
     (:mod:`workbench.society.engine`) run the same code. A policy may instead implement
     :meth:`probabilities` only (a plugin's quick rule); it then decides member by member.
     Either way a choice is drawn with exactly one uniform number from the generator.
@@ -159,6 +162,16 @@ class RulePerson:
         """The one-row view of ``observation`` this policy's :meth:`choose` reads."""
         return RuleView.of(observation, self.state(observation))
 
+    def states(self, observations: Sequence[Observation]) -> np.ndarray | None:
+        """The :meth:`state` rows of several observations, stacked (None: no state)."""
+        states = [self.state(o) for o in observations]
+        return None if states[0] is None else np.concatenate(states)
+
+    def stacked(self, observations: Sequence[Observation]) -> RuleView:
+        """The view of several members' ``observations`` of one round, one row each (what
+        :meth:`view` gives each), for one call of :meth:`choose`."""
+        return RuleView.stack(observations, self.states(observations))
+
     def probabilities(self, observation: Observation) -> tuple[float, ...]:
         """Probability of each option, aligned with ``observation.options``."""
         if not self.arrays:
@@ -172,11 +185,42 @@ class RulePerson:
         """Draw this policy's choice for ``observation`` (its array form on one row)."""
         if self.arrays:
             view = self.view(observation)
-            return self.choose(view, np.array([rng.random()])).decision(0, observation.options)
+            return self.choose(view, rng.random(1)).decision(0, observation.options)
         p = np.asarray(self.probabilities(observation), dtype=float)
         u = rng.random()
         index = int(draw_rows(p[None, :], np.array([u]))[0])
         return Decision.from_rule(observation.options, tuple(p), observation.options[index])
+
+
+def _stacks(person: RulePerson) -> bool:
+    """Whether ``person`` decides through :meth:`RulePerson.choose` on :meth:`RulePerson.view`
+    (so several of its decisions can be one call on stacked views)."""
+    cls = type(person)
+    return person.arrays and cls.decide is RulePerson.decide and cls.view is RulePerson.view
+
+
+def decide_rules(
+    batch: Sequence[tuple[RulePerson, Observation]], rng: np.random.Generator
+) -> list[Decision]:
+    """The decisions of rule persons on their observations, in order, as their
+    :meth:`RulePerson.decide` makes them one by one (each draws one uniform number, in
+    ``batch`` order, so the draws and decisions are the same): when every person decides
+    through its array form, the decisions of one policy on one round are one
+    :meth:`RulePerson.choose` call on their stacked views (:meth:`RulePerson.stacked`).
+    """
+    if len(batch) < 2 or not all(_stacks(person) for person, _ in batch):
+        return [person.decide(observation, rng) for person, observation in batch]
+    u = rng.random(len(batch))
+    groups: dict[tuple[RulePerson, Round], list[int]] = {}
+    for i, (person, observation) in enumerate(batch):
+        groups.setdefault((person, observation.round), []).append(i)
+    decisions: list[Decision | None] = [None] * len(batch)
+    for (person, round_), rows in groups.items():
+        observations = [batch[i][1] for i in rows]
+        chosen = person.choose(person.stacked(observations), u[rows])
+        for j, i in enumerate(rows):
+            decisions[i] = chosen.decision(j, round_.options)
+    return decisions
 
 
 def uniform_over(options: tuple[str, ...], choices: tuple[str, ...]) -> tuple[float, ...]:

@@ -53,7 +53,7 @@ from mesa.discrete_space import Network
 from workbench.errors import ConfigError
 from workbench.llm.types import Decision
 from workbench.society.member import Member
-from workbench.society.persons import Person
+from workbench.society.persons import Person, decide_rules
 from workbench.society.schedules import SCHEDULES, Schedule
 from workbench.society.situation import Situation
 from workbench.society.task import Observation, Recollection, Task
@@ -357,7 +357,8 @@ class Society(mesa.Model):
 
     def decide(self, batch: Sequence[tuple[Member, Observation]]) -> list[Decision]:
         """Decisions for ``batch``, in order: the LLM members' requests go to the gateway
-        in one call, then the rule members decide, all drawing from :attr:`rng`."""
+        in one call, then the rule members decide (those of one array rule in one call,
+        :func:`~workbench.society.persons.decide_rules`), all drawing from :attr:`rng`."""
         norm = self.situation.norm_text
         llm = [
             (i, m.person.request(o, self.task, norm))
@@ -369,9 +370,10 @@ class Society(mesa.Model):
             answered = self.gateway.decide([r for _, r in llm], self.rng)
             for (i, _), decision in zip(llm, answered, strict=True):
                 decisions[i] = decision
-        for i, (member, observation) in enumerate(batch):
-            if member.person.is_rule:
-                decisions[i] = member.person.decide(observation, self.rng)
+        rules = [i for i, (member, _) in enumerate(batch) if member.person.is_rule]
+        decided = decide_rules([(batch[i][0].person, batch[i][1]) for i in rules], self.rng)
+        for i, decision in zip(rules, decided, strict=True):
+            decisions[i] = decision
         return decisions
 
     def remember(

@@ -37,6 +37,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 from _bench import MODEL, Clock, machine, question, table, test_server
 
 LATENCY = 0.1
@@ -75,7 +76,16 @@ def society_run(
     )
     with Gateway(config) as gateway:
         started = time.perf_counter()
-        gateway.start_workers()
+        if gateway.start_workers():
+            # Each worker's first litellm call imports more of litellm (about a second):
+            # one distinct call per worker, untimed, as warm() does for this process.
+            from workbench.llm.types import DecisionRequest
+
+            warm_up = [
+                DecisionRequest(MODEL, [{"role": "user", "content": f"warm {i}"}], ("A", "B"))
+                for i in range(2 * workers)
+            ]
+            gateway.decide(warm_up, np.random.default_rng(0))
         start_s = time.perf_counter() - started
         society = Society(persons, task, situation, seed=1, gateway=gateway)
         cpu0 = worker_cpu()
@@ -259,6 +269,11 @@ def main() -> None:
     parser.add_argument(
         "--bare", action="store_true", help="also the diagnostic rows without litellm"
     )
+    parser.add_argument(
+        "--after-only",
+        action="store_true",
+        help="only the 'after' rows (one per K), without the before and litellm-only rows",
+    )
     args = parser.parse_args()
     print(f"# B1 on {machine()}")
     rows = []
@@ -267,6 +282,13 @@ def main() -> None:
         with before():
             warm()
         for n in args.sizes:
+            if args.after_only:
+                for workers in args.workers:
+                    ours = society_run(n, args.rounds, workers=workers)
+                    ours["what"] = "after: society, workbench_http + gc.freeze"
+                    rows.append({k: v for k, v in ours.items() if k in ROW})
+                    print(rows[-1], flush=True)
+                continue
             with before():
                 ours = society_run(n, args.rounds)
                 ours["what"] = "before: society, openai/ client"

@@ -19,7 +19,7 @@ import pytest
 from support.openai_server import TEST_MODEL
 
 from workbench.errors import ConfigError, ModelUnavailableError
-from workbench.llm import _litellm, workers
+from workbench.llm import _litellm, cores, workers
 from workbench.llm.gateway import Gateway, GatewayConfig
 from workbench.llm.types import DecisionRequest
 from workbench.society import LLMPerson, Persona, Round, Situation, Society, Task, Topology
@@ -240,7 +240,7 @@ def test_worker_count_is_checked_and_derived_from_free_cores(monkeypatch):
     assert Gateway(GatewayConfig(concurrency=2)).workers == 2  # never more than in flight
     assert Gateway(GatewayConfig(workers=1)).workers == 1  # the config's own value wins
     monkeypatch.setenv(workers.WORKERS_ENV, "auto")
-    monkeypatch.setattr(workers.os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(cores, "cores", lambda: 8)
     for load, k in ((0.4, 8), (2.6, 5), (7.6, 1), (30.0, 1)):
         monkeypatch.setattr(workers.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
         assert Gateway(GatewayConfig()).workers == k

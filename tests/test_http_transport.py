@@ -15,7 +15,7 @@ import pytest
 from support.openai_server import OpenAIServer
 
 from workbench.errors import ConfigError
-from workbench.llm import _http, _litellm, accounting, gateway, local
+from workbench.llm import _http, _litellm, accounting, cores, gateway, local
 from workbench.llm.gateway import Gateway, GatewayConfig
 from workbench.llm.types import DecisionRequest
 
@@ -137,7 +137,7 @@ def test_local_threads_setting(monkeypatch):
         with pytest.raises(ConfigError, match=local.THREADS_ENV):
             local.threads()
     monkeypatch.setenv(local.THREADS_ENV, "auto")
-    monkeypatch.setattr(local, "_cores", lambda: 4)
+    monkeypatch.setattr(cores, "cores", lambda: 4)
     monkeypatch.setattr(local.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
     assert local.threads() == 4
     monkeypatch.setattr(local.os, "getloadavg", lambda: (2.6, 0.0, 0.0))

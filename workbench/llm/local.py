@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, ModelUnavailableError
+from workbench.llm.cores import free_cores
 
 PROVIDER = "local"
 
@@ -98,13 +99,6 @@ def slots() -> int:
 THREADS_ENV = "WORKBENCH_LOCAL_THREADS"
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
-
 def threads() -> int:
     """Threads each local server computes with (read when a model is loaded).
 
@@ -122,11 +116,7 @@ def threads() -> int:
     """
     value = os.environ.get(THREADS_ENV, "").strip().lower()
     if value in ("", "auto"):
-        try:
-            load = os.getloadavg()[0]
-        except (AttributeError, OSError):  # no load average on this platform
-            load = 0.0
-        return max(1, _cores() - round(load))
+        return free_cores()
     try:
         count = int(value)
     except ValueError:

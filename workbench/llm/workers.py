@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, ModelUnavailableError, WorkbenchError
+from workbench.llm.cores import free_cores
 
 log = logging.getLogger("workbench.llm")
 
@@ -111,15 +112,6 @@ def from_env() -> int | None:
             f"from 1 to {MAX_WORKERS}"
         )
     return value
-
-
-def free_cores() -> int:
-    """Cores not already busy: the cores minus the rounded 1-minute load average, >= 1."""
-    try:
-        load = os.getloadavg()[0]
-    except (OSError, AttributeError):  # no load average on this platform
-        load = 0.0
-    return max(1, (os.cpu_count() or 1) - round(load))
 
 
 def resolve(workers: int | None) -> tuple[int, bool]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["cores", "free_cores"]
+from workbench.errors import ConfigError
+
+__all__ = ["cores", "count_from_env", "free_cores"]
 
 
 def cores() -> int:
@@ -27,3 +29,27 @@ def free_cores() -> int:
     except (AttributeError, OSError):  # no load average on this platform
         load = 0.0
     return max(1, cores() - round(load))
+
+
+def count_from_env(name: str, maximum: int, what: str) -> int | None:
+    """The count set in environment variable ``name``; None when unset or ``auto``.
+
+    Raises
+    ------
+    ConfigError
+        In one line, for a value that is neither ``auto`` nor a whole number from 1 to
+        ``maximum``; ``what`` names the count in the message.
+    """
+    text = os.environ.get(name, "").strip().lower()
+    if text in ("", "auto"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= maximum:
+        raise ConfigError(
+            f"{name}={text!r} is not {what}; use auto (one per free core) or a whole "
+            f"number from 1 to {maximum}"
+        )
+    return value

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, ModelUnavailableError
-from workbench.llm.cores import free_cores
+from workbench.llm.cores import count_from_env, free_cores
 
 PROVIDER = "local"
 
@@ -114,19 +114,8 @@ def threads() -> int:
     ConfigError
         For a value that is neither ``auto`` nor a whole number from 1 to 1024.
     """
-    value = os.environ.get(THREADS_ENV, "").strip().lower()
-    if value in ("", "auto"):
-        return free_cores()
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if not 1 <= count <= 1024:
-        raise ConfigError(
-            f"{THREADS_ENV}={value!r} is not a thread count; use a whole number from 1 to "
-            "1024, or auto (one per free core)"
-        )
-    return count
+    count = count_from_env(THREADS_ENV, 1024, "a thread count")
+    return free_cores() if count is None else count
 
 
 _fresh: set[int] = set()  # ids of servers whose next call must start with an empty cache

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import ConfigError, ModelUnavailableError, WorkbenchError
-from workbench.llm.cores import free_cores
+from workbench.llm.cores import count_from_env, free_cores
 
 log = logging.getLogger("workbench.llm")
 
@@ -99,19 +99,7 @@ def from_env() -> int | None:
     ConfigError
         For a value that is neither ``auto`` nor a whole number from 1 to 256.
     """
-    text = os.environ.get(WORKERS_ENV, "").strip().lower()
-    if text in ("", "auto"):
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not 1 <= value <= MAX_WORKERS:
-        raise ConfigError(
-            f"{WORKERS_ENV}={text!r}: use auto (one per free core) or a whole number "
-            f"from 1 to {MAX_WORKERS}"
-        )
-    return value
+    return count_from_env(WORKERS_ENV, MAX_WORKERS, "a worker count")
 
 
 def resolve(workers: int | None) -> tuple[int, bool]:

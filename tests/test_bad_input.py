@@ -96,7 +96,9 @@ def unknown_rule(word: str) -> str:
 
 @SETTINGS
 @given(
-    flag=st.sampled_from(["--subjects", "--memory", "--majority", "--ally", "--concurrency"]),
+    flag=st.sampled_from(
+        ["--subjects", "--memory", "--majority", "--ally", "--concurrency", "--gateway-workers"]
+    ),
     value=negative,
 )
 def test_run_with_negative_sizes(flag, value):

@@ -248,6 +248,21 @@ def test_worker_count_is_checked_and_derived_from_free_cores(monkeypatch):
     assert single.start_workers() == 0 and single._pool is None
 
 
+def test_the_gateway_workers_flag_reaches_the_config():
+    import argparse
+
+    from workbench.commands.run import add_model_arguments, gateway_config_from_args
+
+    parser = argparse.ArgumentParser()
+    add_model_arguments(parser)
+    for given, k in (
+        (["--gateway-workers", "2"], 2),
+        (["--gateway-workers", "auto"], None),
+        ([], None),
+    ):
+        assert gateway_config_from_args(parser.parse_args(given)).workers == k
+
+
 def test_a_derived_k_starts_its_workers_only_after_many_calls(
     openai_server, monkeypatch, in_process_calls
 ):

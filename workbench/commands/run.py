@@ -138,6 +138,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     :func:`limits_from_args` read them back.
     """
     from workbench.llm.gateway import GatewayConfig
+    from workbench.llm.workers import AUTO_AFTER
     from workbench.studies import MAX_INVALID
 
     defaults = GatewayConfig()
@@ -202,6 +203,27 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     ]
     for flag, kind, default, metavar, help_ in flags:
         group.add_argument(flag, type=kind, default=default, metavar=metavar, help=help_)
+    group.add_argument(
+        "--gateway-workers",
+        type=_worker_count,
+        default=None,
+        metavar="K",
+        help="processes making remote model calls: a number, or auto (default: "
+        f"$WORKBENCH_GATEWAY_WORKERS, else one per free core once a run has made {AUTO_AFTER} "
+        "remote calls); embedded local/ models always run in this process",
+    )
+
+
+def _worker_count(value: str) -> int | None:
+    """``--gateway-workers``: a whole number, or ``auto`` (None: the gateway decides)."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"takes a whole number of processes or auto, got {value!r}"
+        ) from None
 
 
 def add_out_argument(
@@ -308,6 +330,7 @@ def gateway_config_from_args(args: argparse.Namespace):
         timeout=args.timeout,
         api_base=args.api_base,
         api_key_env=args.api_key_env,
+        workers=args.gateway_workers,
     )
 
 

@@ -149,7 +149,7 @@ class GatewayConfig:
                 "MY_API_KEY), not a value; export the key under a name and pass the name"
             )
         if self.workers is not None:
-            _workers.check_workers(self.workers)
+            _workers.check_workers(self.workers, "--gateway-workers")
         else:
             _workers.from_env()  # a bad WORKBENCH_GATEWAY_WORKERS fails here, in one line
 

@@ -157,3 +157,22 @@ def test_cached_cost_equals_litellms_lookup():
         assert gateway._cost("gpt-4o-mini", reply) == pytest.approx(prompt + completion, 1e-12)
     assert "gpt-4o-mini" in accounting._prices
     assert gateway._cost("openai/not-a-model-anyone-prices", reply) == 0.0
+
+
+def test_the_lean_providers_names_are_priced_as_the_users_models(openai_server, monkeypatch):
+    # litellm looks every workbench_http/NAME up after each call; the entry must carry
+    # the prices the gateway accounts with (zero for a model nobody prices), so that its
+    # cost for the call is ours and the lookup does not fall through to its fallbacks.
+    litellm = _litellm.get()
+    openai_server(distribution=DIST)
+    _, _, totals = decide(monkeypatch, "fast", n=3)
+    entry = litellm.model_cost[f"{_http.PROVIDER}/test-model"]
+    assert (entry["input_cost_per_token"], entry["output_cost_per_token"]) == (0.0, 0.0)
+    assert totals["cost_usd"] == 0.0
+    priced = "openai/gpt-4o-mini"
+    _http.price_as("gpt-4o-mini", "http://127.0.0.1:9/v1", priced)
+    entry = litellm.model_cost[f"{_http.PROVIDER}/gpt-4o-mini"]
+    assert (entry["input_cost_per_token"], entry["output_cost_per_token"]) == pytest.approx(
+        accounting.price_per_token(priced)
+    )
+    assert entry["input_cost_per_token"] > 0

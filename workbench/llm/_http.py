@@ -55,6 +55,7 @@ _HOSTED = ("api.openai.com",)
 _KEY_ENV = {"openai": "OPENAI_API_KEY", "hosted_vllm": "HOSTED_VLLM_API_KEY"}
 
 _priced_as: dict[tuple[str, str], str] = {}  # (name, base URL) -> the user's model string
+_registered: set[str] = set()  # workbench_http/NAME entries put in litellm's cost map
 _sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> session
 
 
@@ -98,8 +99,41 @@ def route(model: str, provider: str, base: str | None, extra: dict[str, str]) ->
         return None
     name = model.split("/", 1)[1] if model.startswith(f"{provider}/") else model
     key = extra.get("api_key") or os.environ.get(_KEY_ENV.get(provider, ""), "")
-    _priced_as[name, base] = model
+    price_as(name, base, model)
     return {"model": f"{PROVIDER}/{name}", "api_base": base, "api_key": key or "no-key"}
+
+
+def price_as(name: str, base: str, model: str) -> None:
+    """Price the calls of ``workbench_http/name`` at ``base`` as the user's ``model``.
+
+    Our responses carry their cost (:func:`_model_response`), but litellm still looks
+    ``workbench_http/name`` up in its cost map after each call, for its zero-cost
+    diagnostic and its logging payload; a name it does not know sends it through every
+    fallback (about 1 ms of CPU a call). So the name gets an entry with the per-token
+    prices the gateway accounts with: zero for a model missing from the cost map, which
+    litellm reads as free. Tiered prices get no entry (litellm then prices as before).
+    """
+    from workbench.llm import _litellm
+    from workbench.llm.accounting import price_per_token
+
+    _priced_as[name, base] = model
+    key = f"{PROVIDER}/{name}"
+    litellm = _litellm.get()
+    if key in _registered or key in litellm.model_cost:
+        return
+    prices = price_per_token(model)
+    if prices is not None:
+        litellm.register_model(
+            {
+                key: {
+                    "input_cost_per_token": prices[0],
+                    "output_cost_per_token": prices[1],
+                    "litellm_provider": PROVIDER,
+                    "mode": "chat",
+                }
+            }
+        )
+    _registered.add(key)
 
 
 def _session(loop: asyncio.AbstractEventLoop):

@@ -37,7 +37,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -175,6 +175,17 @@ class _Reply:
     tokens: list[dict[str, Any]] = field(default_factory=list)  # {"token", "top": [[t, lp]]}
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a dict, as :func:`dataclasses.asdict` gives them but without its
+        deep copy of every token (a reply is never changed once made; the copy cost a
+        quarter of a millisecond a call)."""
+        return {
+            "content": self.content,
+            "tokens": self.tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
 
 
 @dataclass
@@ -619,13 +630,13 @@ class Gateway:
         if fetched.reply is not None:
             usable = self._log(key, call, fetched.reply, valid)
             if self.cassette is not None:
-                self.cassette.put(key, call, asdict(fetched.reply), valid=usable)
+                self.cassette.put(key, call, fetched.reply.as_dict(), valid=usable)
         return fetched
 
     def _log(self, key: str, call: dict[str, Any], reply: _Reply, valid) -> bool:
         """Keep ``reply`` in the run's call log; whether it was usable."""
         usable = valid is None or valid(reply)
-        entry = {"key": key, "call": call, "response": asdict(reply)}
+        entry = {"key": key, "call": call, "response": reply.as_dict()}
         if not usable:
             entry["invalid"] = True
         self._run_log[key] = entry

@@ -394,7 +394,7 @@ async def _work(sock: socket.socket) -> None:
                 gateway._remote[model], gateway._routes[model] = arguments, None
                 if str(arguments.get("model", "")).startswith(f"{_http.PROVIDER}/"):
                     name = arguments["model"].split("/", 1)[1]
-                    _http._priced_as[name, arguments["api_base"]] = model
+                    _http.price_as(name, arguments["api_base"], model)
             elif kind == "resume":
                 gateway.resume()
     except (asyncio.IncompleteReadError, ConnectionError, OSError):

@@ -8,7 +8,9 @@ all agents of a step run concurrently, as in mesa-llm's examples. Two memory set
 ``ShortTermMemory(display=False)`` (mesa-llm's lightest) and the default ``STLTMemory``
 (display off). Ours is the B1 path (which also asks for and reads 20 top logprobs per
 call; mesa-llm asks for text only). Same server, latency, ring, personas.
-``wall_vs_ours`` is a row's wall time over ours.
+``wall_vs_ours`` is a row's wall time over ours (the first K of ``--workers``); with
+``--workers 1 2`` ours also runs with two gateway worker processes, started before the
+clock as in B1.
 
 Then both run once more with 20% injected faults of every kind (429, 500, dropped
 connection, timeout, malformed JSON, empty answer, answer outside the options): does the
@@ -19,7 +21,7 @@ environment (it pulls solara and ipyvue 3, which the main environment keeps out)
 
     python -m venv venv-mesa-llm
     venv-mesa-llm/bin/pip install -e . mesa-llm==0.2.0
-    venv-mesa-llm/bin/python benchmarks/b3_mesa_llm.py [--members 100] [--rounds 10]
+    venv-mesa-llm/bin/python benchmarks/b3_mesa_llm.py [--members 100] [--rounds 10] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -115,13 +117,16 @@ def mesa_llm_run(n: int, rounds: int, memory: str) -> dict:
     }
 
 
-def ours(n: int, rounds: int, faults: bool) -> dict:
+def ours(n: int, rounds: int, faults: bool, workers: int = 1) -> dict:
+    what = "workbench society" + (f", K = {workers} gateway workers" if workers > 1 else "")
     try:
-        result = society_run(n, rounds, timeout=2.0 if faults else 60.0, check=not faults)
+        result = society_run(
+            n, rounds, timeout=2.0 if faults else 60.0, check=not faults, workers=workers
+        )
     except Exception as exc:  # noqa: BLE001 - reported in the table
-        return {"what": "workbench society", "members": n, "completed": False, "error": repr(exc)}
+        return {"what": what, "members": n, "completed": False, "error": repr(exc)}
     return {
-        "what": "workbench society",
+        "what": what,
         "members": n,
         "rounds_done": rounds,
         "calls_ok": result["calls"],
@@ -139,19 +144,28 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--fault-rounds", type=int, default=3)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="gateway worker processes K of our rows, one row per K (1: in-process)",
+    )
     args = parser.parse_args()
     print(f"# B3 on {machine()}")
     rows = []
     with test_server(latency=0.1):
         warm()
-        rows.append({**ours(args.members, args.rounds, False), "faults": "none"})
+        for workers in args.workers:
+            rows.append({**ours(args.members, args.rounds, False, workers), "faults": "none"})
         for memory in ("short", "default"):
             rows.append({**mesa_llm_run(args.members, args.rounds, memory), "faults": "none"})
+        clean = len(rows)
     with test_server(latency=0.1, fault_rate=0.2, hang=3.0, seed=11):
         rows.append({**ours(args.members, args.fault_rounds, True), "faults": "20%"})
         rows.append({**mesa_llm_run(args.members, args.fault_rounds, "short"), "faults": "20%"})
     base = rows[0]["wall_s"]
-    for r in rows[:3]:
+    for r in rows[:clean]:
         r["wall_vs_ours"] = round(r["wall_s"] / base, 2)
     print(table(rows))
     print(f"# after: {machine()}")

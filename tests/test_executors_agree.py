@@ -59,3 +59,17 @@ def test_cassette_replays_agree_across_executors(tmp_path, kind, monkeypatch):
     with executor(kind, workers=2) as pool:
         sweep("openai/test-model", replay).run(pool, replayed, progress=False)
     assert_same(tables(recorded), tables(replayed))
+
+
+def test_live_sweeps_agree_across_executors_and_gateway_workers(tmp_path, monkeypatch):
+    # Live calls, not a replay: serial with every call in this process against a process
+    # pool whose runs each spread their calls over two gateway worker processes.
+    with OpenAIServer(distribution=lambda r: {"A": 0.5, "B": 0.3, "C": 0.2}) as server:
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        serial = ResultStore(tmp_path / "serial.sqlite")
+        sweep("openai/test-model", GatewayConfig(workers=1)).run(store=serial, progress=False)
+        spread = ResultStore(tmp_path / "spread.sqlite")
+        with executor("process", workers=2) as pool:
+            sweep("openai/test-model", GatewayConfig(workers=2)).run(pool, spread, progress=False)
+    assert_same(tables(serial), tables(spread))

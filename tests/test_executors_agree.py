@@ -64,12 +64,24 @@ def test_cassette_replays_agree_across_executors(tmp_path, kind, monkeypatch):
 def test_live_sweeps_agree_across_executors_and_gateway_workers(tmp_path, monkeypatch):
     # Live calls, not a replay: serial with every call in this process against a process
     # pool whose runs each spread their calls over two gateway worker processes.
+    config = AschConfig(model="openai/test-model", subjects=4, majority=(0, 3), ally=())
+
+    def run(gateway: GatewayConfig, store: ResultStore, pool=None) -> None:
+        Sweep("asch", {"temperature": [1.0]}, seeds=1, config=config, gateway=gateway).run(
+            pool, store, progress=False
+        )
+
     with OpenAIServer(distribution=lambda r: {"A": 0.5, "B": 0.3, "C": 0.2}) as server:
         for name, value in server.env().items():
             monkeypatch.setenv(name, value)
         serial = ResultStore(tmp_path / "serial.sqlite")
-        sweep("openai/test-model", GatewayConfig(workers=1)).run(store=serial, progress=False)
+        run(GatewayConfig(workers=1), serial)
         spread = ResultStore(tmp_path / "spread.sqlite")
-        with executor("process", workers=2) as pool:
-            sweep("openai/test-model", GatewayConfig(workers=2)).run(pool, spread, progress=False)
-    assert_same(tables(serial), tables(spread))
+        with executor("process", workers=1) as pool:
+            run(GatewayConfig(workers=2), spread, pool)
+    first, second = tables(serial), tables(spread)
+    assert set(first) == set(second) and len(first) == 1
+    for run_id, (decisions, summary) in first.items():
+        assert decisions.valid.all() and decisions.choice.nunique() > 1
+        pd.testing.assert_frame_equal(decisions, second[run_id][0], check_exact=True)
+        pd.testing.assert_frame_equal(summary, second[run_id][1], check_exact=True)

@@ -43,6 +43,7 @@ TOTALS = (
     "requests",
     "calls",
     "cassette_hits",
+    "replayed_prompt_tokens",
     "dedup_hits",
     "retries",
     "repairs",
@@ -162,6 +163,9 @@ def test_a_society_gives_the_same_table_with_any_k_and_replays_across_k(
     pd.testing.assert_frame_equal(replayed, recorded)
     assert replayed_totals["calls"] == 0
     assert replayed_totals["cassette_hits"] == recorded_totals["requests"]
+    # a replay reports what the recorded calls it read had cost in tokens
+    assert replayed_totals["replayed_prompt_tokens"] == recorded_totals["prompt_tokens"] > 0
+    assert recorded_totals["replayed_prompt_tokens"] == 0
 
 
 def test_a_cassette_is_the_same_file_whatever_k_recorded_it(openai_server, tmp_path):

@@ -75,7 +75,9 @@ class Card:
     runs : dict
         Module name -> the run ids (in the result store) behind its scores.
     spent : dict
-        What the run cost: ``decisions`` (model decisions) and ``prompt_tokens``.
+        What the run cost: ``decisions`` (model decisions), ``prompt_tokens`` (of the
+        calls made live) and ``replayed_prompt_tokens`` (the recorded prompt tokens of
+        the calls a cassette answered).
     provenance : dict
         Package versions and the wordings asked.
     """

@@ -247,6 +247,7 @@ class Battery:
         cards = {}
         for model in self.models:
             frames, runs, spent = [], {}, {"decisions": 0, "prompt_tokens": 0}
+            spent["replayed_prompt_tokens"] = 0
             for module in self.modules:
                 scores, ids, used = scored[model, module.name]
                 base, _, _ = scored[module.baseline, module.name]
@@ -281,7 +282,7 @@ class Battery:
         from workbench.random import generator, seed_for
 
         runs, ids = [], []
-        used = {"decisions": 0, "prompt_tokens": 0}
+        used = {"decisions": 0, "prompt_tokens": 0, "replayed_prompt_tokens": 0}
         for sweep in self._sweeps(module, model):
             key = ",".join(r.run_id for r in sweep.runs())
             if key in self._done:  # another module's runs: scored again, not run again
@@ -289,7 +290,7 @@ class Battery:
                 runs.append((sweep.config, result.decisions()))
                 ids += list(result.runs.run_id)
                 continue
-            before = _tokens_so_far(gateway)
+            before = {k: _tokens_so_far(gateway, k) for k in _TOKENS}
             shown = _RoundTicks(bar if not rule else None)
             result = sweep.run(
                 executor, store, progress=False, gateway=gateway, on_round=shown.tick
@@ -311,11 +312,12 @@ class Battery:
                 bar.update(made - shown.total)  # the rounds moved it part of the way
                 # a shared live gateway keeps one running total, which every run's
                 # metadata repeats; fresh gateways per run keep their own
-                used["prompt_tokens"] += (
-                    _tokens_so_far(gateway) - before
-                    if gateway is not None
-                    else _prompt_tokens(result)
-                )
+                for k in _TOKENS:
+                    used[k] += (
+                        _tokens_so_far(gateway, k) - before[k]
+                        if gateway is not None
+                        else _prompt_tokens(result, k)
+                    )
         clusters = module.clusters(runs)
         rng = generator(seed_for(self.seed, "battery.bootstrap"))
         return score_table(module.name, module.measures, clusters, rng), ids, used
@@ -342,22 +344,29 @@ class _RoundTicks:
         self.last = done
 
 
-def _tokens_so_far(gateway) -> int:
-    """Prompt tokens a live gateway has spent so far (0 without one)."""
+#: The token counts a card's ``spent`` sums: those of live calls, and the recorded ones of
+#: the calls a cassette answered.
+_TOKENS = ("prompt_tokens", "replayed_prompt_tokens")
+
+
+def _tokens_so_far(gateway, key: str = "prompt_tokens") -> int:
+    """Tokens (``key`` of the accounting totals) a gateway has counted so far (0 without
+    one)."""
     if gateway is None:
         return 0
-    return int(gateway.accounting.totals().get("prompt_tokens", 0) or 0)
+    return int(gateway.accounting.totals().get(key, 0) or 0)
 
 
-def _prompt_tokens(result) -> int:
-    """Prompt tokens the runs of ``result`` spent, from their LLM accounting."""
+def _prompt_tokens(result, key: str = "prompt_tokens") -> int:
+    """Tokens (``key`` of the accounting totals) the runs of ``result`` counted, from
+    their LLM accounting."""
     total = 0
     for row in result.runs.itertuples(index=False):
         try:
             record = result._record(row.run_id)
         except WorkbenchError:
             continue
-        total += int((record.metadata.get("accounting") or {}).get("prompt_tokens", 0) or 0)
+        total += int((record.metadata.get("accounting") or {}).get(key, 0) or 0)
     return total
 
 

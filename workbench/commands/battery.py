@@ -126,10 +126,12 @@ def _battery(args: argparse.Namespace) -> int:
         paths = card.save(out)
         print(f"\n{card.summary()}")
         print(f"card of {model}: {', '.join(str(p) for p in paths.values())}")
+    replayed = sum(c.spent.get("replayed_prompt_tokens", 0) for c in cards.values())
     print(
         f"\nspent: {sum(c.spent.get('decisions', 0) for c in cards.values())} model decisions, "
-        f"{sum(c.spent.get('prompt_tokens', 0) for c in cards.values())} prompt tokens, "
-        f"{seconds:.0f} s; runs in {store.path}"
+        f"{sum(c.spent.get('prompt_tokens', 0) for c in cards.values())} prompt tokens"
+        + (f" (and {replayed} recorded ones replayed from the cassette)" if replayed else "")
+        + f", {seconds:.0f} s; runs in {store.path}"
     )
     return 0
 

@@ -59,7 +59,8 @@ class CallRecord:
     """What one request cost.
 
     ``source`` is ``"model"`` for a live call, ``"cassette"`` for a replayed one and
-    ``"dedup"`` for a request answered by an identical one already in flight.
+    ``"dedup"`` for a request answered by an identical one already in flight. ``repeat``:
+    answered from the run's call log, asked before in the same run.
     """
 
     request_hash: str
@@ -72,6 +73,7 @@ class CallRecord:
     cost_usd: float = 0.0
     retries: int = 0
     error: str | None = None
+    repeat: bool = False
 
 
 class Accounting:
@@ -113,6 +115,11 @@ class Accounting:
             "errors": sum(r.error is not None for r in records),
             "prompt_tokens": sum(r.prompt_tokens for r in live),
             "completion_tokens": sum(r.completion_tokens for r in live),
+            # the recorded prompt tokens of the calls a cassette answered (a prompt asked
+            # again in the same run counts once, as it did live)
+            "replayed_prompt_tokens": sum(
+                r.prompt_tokens for r in records if r.source == "cassette" and not r.repeat
+            ),
             "latency_s": round(sum(r.latency_s for r in live), 6),
             "cost_usd": round(sum(r.cost_usd for r in live), 8),
         }

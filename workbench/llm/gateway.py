@@ -594,7 +594,7 @@ class Gateway:
         if logged is not None:  # asked before in this run: the same reply
             source = "cassette" if self._log_sources.get(key) == "cassette" else "dedup"
             fetched = _Fetched(_Reply(**logged["response"]), source)
-            self._account(key, call, fetched)
+            self._account(key, call, fetched, repeat=True)
             return fetched
         if self.cassette is not None:
             recorded = self.cassette.get(key)
@@ -724,7 +724,9 @@ class Gateway:
             log.info("retry %d in %.2fs after %s", retries, delay, message)
             await asyncio.sleep(delay * (1 + 0.1 * random.random()))
 
-    def _account(self, key: str, call: dict[str, Any], fetched: _Fetched) -> None:
+    def _account(
+        self, key: str, call: dict[str, Any], fetched: _Fetched, repeat: bool = False
+    ) -> None:
         reply = fetched.reply or _Reply(content="")
         cost = 0.0
         if fetched.source == "model" and not call["model"].startswith(f"{local.PROVIDER}/"):
@@ -741,6 +743,7 @@ class Gateway:
                 cost_usd=cost,
                 retries=fetched.retries,
                 error=fetched.error,
+                repeat=repeat,
             )
         )
 

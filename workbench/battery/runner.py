@@ -246,8 +246,7 @@ class Battery:
             bar.close()
         cards = {}
         for model in self.models:
-            frames, runs, spent = [], {}, {"decisions": 0, "prompt_tokens": 0}
-            spent["replayed_prompt_tokens"] = 0
+            frames, runs, spent = [], {}, dict.fromkeys(("decisions", *_TOKENS), 0)
             for module in self.modules:
                 scores, ids, used = scored[model, module.name]
                 base, _, _ = scored[module.baseline, module.name]
@@ -282,7 +281,7 @@ class Battery:
         from workbench.random import generator, seed_for
 
         runs, ids = [], []
-        used = {"decisions": 0, "prompt_tokens": 0, "replayed_prompt_tokens": 0}
+        used = dict.fromkeys(("decisions", *_TOKENS), 0)
         for sweep in self._sweeps(module, model):
             key = ",".join(r.run_id for r in sweep.runs())
             if key in self._done:  # another module's runs: scored again, not run again

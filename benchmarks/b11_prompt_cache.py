@@ -65,6 +65,7 @@ def text(call: dict) -> str:
 
 
 def estimate(order: list[str], entries: dict[str, dict]) -> list[dict]:
+    # per group: calls, prompt tokens, tokens evaluated with one slot, with every prompt
     groups: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0.0])
     previous, earlier = "", []  # earlier: every prompt so far, sorted
     for key in order:
@@ -82,31 +83,21 @@ def estimate(order: list[str], entries: dict[str, dict]) -> list[dict]:
         group[3] += max(1.0, tokens * (1 - best / len(prompt)))
         previous = prompt
         bisect.insort(earlier, prompt)
-    rows = [
-        {
-            "prompts starting": name,
-            "calls": n,
-            "prompt_tokens": round(tokens),
-            "one slot": round(slot),
-            "share": round(slot / tokens, 2),
-            "every earlier prompt": round(best),
-            "share ": round(best / tokens, 2),
-        }
-        for name, (n, tokens, slot, best) in sorted(groups.items(), key=lambda g: -g[1][1])
-    ]
+    ranked = sorted(groups.items(), key=lambda g: -g[1][1])
     total = [sum(g[i] for g in groups.values()) for i in range(4)]
-    rows.append(
-        {
-            "prompts starting": "all",
-            "calls": total[0],
-            "prompt_tokens": round(total[1]),
-            "one slot": round(total[2]),
-            "share": round(total[2] / total[1], 2),
-            "every earlier prompt": round(total[3]),
-            "share ": round(total[3] / total[1], 2),
-        }
-    )
-    return rows
+    return [_row(name, *sums) for name, sums in [*ranked, ("all", total)]]
+
+
+def _row(name: str, calls: float, tokens: float, slot: float, best: float) -> dict:
+    return {
+        "prompts starting": name,
+        "calls": int(calls),
+        "prompt_tokens": round(tokens),
+        "one slot": round(slot),
+        "one slot share": round(slot / tokens, 2),
+        "every earlier prompt": round(best),
+        "every earlier share": round(best / tokens, 2),
+    }
 
 
 def main() -> None:
